@@ -1,0 +1,50 @@
+# clearcap — the two commands of the README: `make demo` (main job) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DAYS ?= 90
+export CLEARCAP_LANDING ?= $(CURDIR)/var/landing
+export CLEARCAP_WAREHOUSE ?= $(CURDIR)/var/warehouse.duckdb
+
+.PHONY: demo test venv bench bench-small docs clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev,postgres]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Main job: demo feeds for the last $(DAYS) days, then the nightly DAG through real Airflow
+# (SQLite metadata under var/airflow) for every one of those days, then the morning summary.
+demo: $(STAMP)
+	@set -e; \
+	start=$$($(PY) -c "import datetime as d; print(d.date.today() - d.timedelta(days=$(DAYS)))"); \
+	end=$$($(PY) -c "import datetime as d; print(d.date.today() - d.timedelta(days=1))"); \
+	if [ ! -d "$$CLEARCAP_LANDING/exchange_office/$$end" ]; then \
+	  $(VENV)/bin/clearcap demo --landing "$$CLEARCAP_LANDING" --start $$start --days $(DAYS); fi; \
+	$(PY) -m transforms.orchestration run --from $$start --to $$end; \
+	$(VENV)/bin/clearcap summary --warehouse "$$CLEARCAP_WAREHOUSE"; \
+	echo; echo "Warehouse (open read-only): $$CLEARCAP_WAREHOUSE"; \
+	echo "Dashboard: $$(dirname $$CLEARCAP_WAREHOUSE)/warehouse_dashboard.html"
+
+test: $(STAMP)
+	bash scripts/install_chromium.sh
+	bash scripts/ensure_services.sh
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+bench-small: $(STAMP)
+	$(PY) -m bench --small
+
+docs: $(STAMP)
+	$(VENV)/bin/clearcap docs --out docs/warehouse.md
+
+clean:
+	rm -rf var bench/out tests/output

@@ -1,0 +1,199 @@
+"""Fast tests of the dashboard build (no browser): self-contained HTML, embedded data,
+read-only access closed at once, tolerance of absent tables/columns, atomic write."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from transforms import dashboard as dash
+from transforms.dashboard import build_dashboard, load_dashboard_data
+from transforms.dashboard.data import _as_list
+from transforms.dashboard.render import embed_json
+from transforms.dashboard.sample import make_sample_warehouse
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory) -> Path:
+    return make_sample_warehouse(tmp_path_factory.mktemp("wh") / "warehouse.duckdb", days=30)
+
+
+def embedded(html: str) -> dict:
+    m = re.search(r'<script type="application/json" id="clearcap-data">(.*?)</script>', html, re.S)
+    assert m, "data block missing"
+    return json.loads(m.group(1))
+
+
+def test_html_is_self_contained_and_embeds_data(warehouse: Path, tmp_path: Path):
+    out = build_dashboard(warehouse, tmp_path / "sub" / "dashboard.html")
+    assert out == tmp_path / "sub" / "dashboard.html" and out.is_file()
+    html = out.read_text(encoding="utf-8")
+    # no external resource of any kind
+    assert not re.search(r'(?:src|href)\s*=\s*["\']?\s*(?:https?:)?//', html, re.I)
+    assert not re.search(r'<script[^>]+src=|<link[^>]+href=|@import|url\(\s*["\']?https?:', html, re.I)
+    assert not re.search(r'\b(?:fetch|XMLHttpRequest|WebSocket|EventSource|importScripts)\s*\(', html)
+    assert "Content-Security-Policy" in html and "default-src 'none'" in html
+    # data embedded, complete
+    data = embedded(html)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        for table in ("office_daily", "customs_dwell_daily", "national_daily", "centre_daily",
+                      "capacity_outlook", "lane_weekly", "destination_monthly", "load_ledger",
+                      "quality_daily", "alerts", "offices"):
+            n = con.execute(f"SELECT count(*) FROM mart.{table}").fetchone()[0]
+            assert len(data[table]["rows"]) == n, table
+        nq = con.execute("SELECT count(*) FROM mart.quarantine").fetchone()[0]
+    finally:
+        con.close()
+    assert sum(r[3] for r in data["quarantine_summary"]["rows"]) == nq
+    assert data["meta"]["latest_date"] == "2026-03-01"
+    # bilingual labels for every section
+    for label in ("全国概况", "National headline", "利用率", "utilization", "海关时长", "Customs dwell",
+                  "产能展望", "Capacity outlook", "航线", "Lanes", "目的地", "Destinations",
+                  "监管中心", "Supervision centres", "数据质量", "Data quality", "互换局/中心 Office",
+                  "方向 Direction", "起 From", "止 To"):
+        assert label in html, label
+    # lane weeks mapped to their Monday for date filtering
+    lw = data["lane_weekly"]
+    row = dict(zip(lw["columns"], lw["rows"][0]))
+    assert row["week_start"] and row["iso_week"].startswith(row["week_start"][:4])
+
+
+def test_opens_read_only_and_closes_at_once(warehouse: Path, tmp_path: Path, monkeypatch):
+    calls = []
+    real = duckdb.connect
+
+    def spy(*args, **kwargs):
+        con = real(*args, **kwargs)
+        calls.append((args, kwargs))
+        return con
+
+    monkeypatch.setattr(duckdb, "connect", spy)
+    before = warehouse.stat().st_mtime_ns, warehouse.read_bytes()
+    build_dashboard(warehouse, tmp_path / "d.html")
+    monkeypatch.undo()
+    assert len(calls) == 1 and calls[0][1].get("read_only") is True
+    assert (warehouse.stat().st_mtime_ns, warehouse.read_bytes()) == before
+    # closed: a read-write connection in this same process is possible right away
+    con = duckdb.connect(str(warehouse))
+    con.close()
+
+
+def test_missing_warehouse_is_an_error_and_not_created(tmp_path: Path):
+    with pytest.raises(FileNotFoundError):
+        build_dashboard(tmp_path / "nope.duckdb", tmp_path / "d.html")
+    assert not (tmp_path / "nope.duckdb").exists() and not (tmp_path / "d.html").exists()
+
+
+def test_absent_or_empty_optional_tables(tmp_path: Path):
+    wh = make_sample_warehouse(tmp_path / "w.duckdb", days=10,
+                               omit=("lane_weekly", "quarantine", "alerts", "quality_daily"),
+                               empty=("destination_monthly", "capacity_outlook"))
+    data = embedded(build_dashboard(wh, tmp_path / "d.html").read_text(encoding="utf-8"))
+    assert data["lane_weekly"] == {"available": False, "columns": data["lane_weekly"]["columns"],
+                                   "rows": []}
+    assert data["quarantine_summary"]["available"] is False
+    assert data["destination_monthly"]["available"] is True
+    assert data["destination_monthly"]["rows"] == []
+    assert data["office_daily"]["rows"]
+
+
+def test_missing_columns_and_single_language_message(tmp_path: Path):
+    wh = make_sample_warehouse(tmp_path / "w.duckdb", days=10)
+    con = duckdb.connect(str(wh))
+    con.execute("ALTER TABLE mart.alerts ADD COLUMN message VARCHAR")
+    con.execute("UPDATE mart.alerts SET message = message_en || ' / ' || message_zh")
+    con.execute("ALTER TABLE mart.alerts DROP COLUMN message_zh")
+    con.execute("ALTER TABLE mart.alerts DROP COLUMN message_en")
+    con.execute("ALTER TABLE mart.national_daily DROP COLUMN share_within_24h")
+    # quality_daily.offices_missing as text, observed as non-JSON text
+    con.execute("ALTER TABLE mart.quality_daily ALTER offices_missing TYPE VARCHAR "
+                "USING array_to_string(offices_missing, ',')")
+    con.execute("UPDATE mart.quality_daily SET observed = 'n/a' WHERE success")
+    con.close()
+    data = load_dashboard_data(wh)
+    al = data["alerts"]
+    msgs = [dict(zip(al["columns"], r)) for r in al["rows"]]
+    assert msgs and all(m["message_zh"] and m["message_zh"] == m["message_en"] for m in msgs)
+    nd = data["national_daily"]
+    i = nd["columns"].index("share_within_24h")
+    assert all(r[i] is None for r in nd["rows"])
+    qd = data["quality_daily"]
+    om, ob = qd["columns"].index("offices_missing"), qd["columns"].index("observed")
+    assert any(r[om] == ["CNURCA"] for r in qd["rows"])
+    assert all(isinstance(r[om], list) for r in qd["rows"])
+    assert any(r[ob] == "n/a" for r in qd["rows"]) and any(isinstance(r[ob], dict) for r in qd["rows"])
+
+
+def test_atomic_write_keeps_previous_file_on_failure(warehouse: Path, tmp_path: Path, monkeypatch):
+    out = tmp_path / "dashboard.html"
+    out.write_text("previous", encoding="utf-8")
+
+    def boom(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        build_dashboard(warehouse, out)
+    monkeypatch.undo()
+    assert out.read_text(encoding="utf-8") == "previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dashboard.html"]
+    build_dashboard(warehouse, out)
+    assert out.read_text(encoding="utf-8").startswith("<!doctype html>")
+
+
+def test_embedded_json_cannot_break_out_of_its_script(tmp_path: Path):
+    nasty = {"raw": "</script><script>alert(1)</script><!-- \u2028 & é 中文", "nan": None}
+    text = embed_json(nasty)
+    assert "</" not in text and "<!--" not in text and "\u2028" not in text
+    assert json.loads(text) == nasty
+    wh = make_sample_warehouse(tmp_path / "w.duckdb", days=5)
+    con = duckdb.connect(str(wh))
+    con.execute("UPDATE mart.quarantine SET raw = ?", [nasty["raw"]])
+    con.execute("UPDATE mart.office_daily SET backlog_days = 'NaN'::DOUBLE")
+    con.close()
+    html = build_dashboard(wh, tmp_path / "d.html").read_text(encoding="utf-8")
+    assert "<script>alert(1)" not in html
+    data = embedded(html)
+    assert data["quarantine_sample"]["rows"][0][5] == nasty["raw"]
+    i = data["office_daily"]["columns"].index("backlog_days")
+    assert all(r[i] is None for r in data["office_daily"]["rows"])
+
+
+@pytest.mark.parametrize("value, expected", [
+    (None, []), ([], []), (["A", None, "B"], ["A", "B"]), ("", []), ("CNA,CNB", ["CNA", "CNB"]),
+    ('["CNA", "CNB"]', ["CNA", "CNB"]), ("['CNA', 'CNB']", ["CNA", "CNB"]), ("CNA CNB", ["CNA", "CNB"]),
+])
+def test_offices_missing_forms(value, expected):
+    assert _as_list(value) == expected
+
+
+def test_cli_main(warehouse: Path, tmp_path: Path, capsys):
+    assert dash.main(["--warehouse", str(warehouse), "--out", str(tmp_path / "x.html")]) == 0
+    assert (tmp_path / "x.html").is_file() and "dashboard written" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        dash.main(["--warehouse", str(warehouse), "--out", str(tmp_path / "y.html"), "--sample"])
+
+
+def test_waits_briefly_for_a_momentary_writer_lock(warehouse: Path, tmp_path: Path):
+    import shutil
+    import subprocess
+    import sys
+
+    warehouse = Path(shutil.copy(warehouse, tmp_path / "copy.duckdb"))
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('locked', flush=True);"
+         " time.sleep(1.0); c.close()", str(warehouse)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        out = build_dashboard(warehouse, tmp_path / "d.html")
+        assert out.is_file()
+    finally:
+        holder.wait(timeout=30)

@@ -1,0 +1,133 @@
+"""The `clearcap` command: the same functions the Airflow DAG calls."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+from transforms.config import Paths
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def cmd_demo(args) -> int:
+    from transforms.demo import generate
+
+    landing = Path(args.landing or Paths.from_args().landing)
+    summary = generate(landing, start=args.start, days=args.days, seed=args.seed, scale=args.scale)
+    brief = {k: v for k, v in summary.items() if not isinstance(v, (list, dict))}
+    print(json.dumps({"landing": str(landing), **brief}, ensure_ascii=False, default=str))
+    return 0
+
+
+def cmd_run(args) -> int:
+    from transforms.pipeline import run_night
+
+    paths = Paths.from_args(args.landing, args.warehouse)
+    if not paths.landing.is_dir():
+        print(f"clearcap run: landing zone {paths.landing} does not exist", file=sys.stderr)
+        return 2
+    last = args.to or args.date
+    if last < args.date:
+        print("clearcap run: --to is before --date", file=sys.stderr)
+        return 2
+    day = args.date
+    while day <= last:
+        try:
+            report = run_night(paths, day)
+        except Exception as exc:  # the published warehouse is untouched: say why, exit non-zero
+            print(f"clearcap run {day}: FAILED, published warehouse {paths.warehouse} left as it "
+                  f"was: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+        core = report["build_core"]
+        print(f"{day}: files {core['files']} (quarantined {core['quarantined']}), rows loaded "
+              f"{core['rows_loaded']}, quarantined {core['rows_quarantined']}, duplicate "
+              f"{core['rows_duplicate']}; published {report['publish']['warehouse']} "
+              f"in {sum(report['timings'].values()):.1f}s")
+        day += timedelta(days=1)
+    return 0
+
+
+def cmd_sql(args) -> int:
+    from transforms.analyst import run_query
+
+    return run_query(Paths.from_args(None, args.warehouse).warehouse, args.query, args.format)
+
+
+def cmd_summary(args) -> int:
+    from transforms.analyst import print_summary
+
+    return print_summary(Paths.from_args(None, args.warehouse).warehouse, args.date)
+
+
+def cmd_dashboard(args) -> int:
+    from transforms.dashboard import build_dashboard
+
+    paths = Paths.from_args(None, args.warehouse)
+    out = Path(args.out) if args.out else paths.dashboard
+    print(build_dashboard(paths.warehouse, out))
+    return 0
+
+
+def cmd_docs(args) -> int:
+    from transforms.docs import write_reference
+
+    print(write_reference(Path(args.out)))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="clearcap", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="write seeded demo feeds into a landing zone")
+    d.add_argument("--landing", help="landing zone (default $CLEARCAP_LANDING or var/landing)")
+    d.add_argument("--start", type=_date, help="first operating day (default: --days before today)")
+    d.add_argument("--days", type=int, default=90)
+    d.add_argument("--seed", type=int, default=7)
+    d.add_argument("--scale", type=float, default=1.0)
+    d.set_defaults(fn=cmd_demo)
+
+    r = sub.add_parser("run", help="run the nightly pipeline for a day or a range of days, and publish")
+    r.add_argument("--landing")
+    r.add_argument("--warehouse", help="published DuckDB file (default $CLEARCAP_WAREHOUSE or var/warehouse.duckdb)")
+    r.add_argument("--date", type=_date, required=True, help="operating day YYYY-MM-DD")
+    r.add_argument("--to", type=_date, help="last operating day of a range (inclusive)")
+    r.set_defaults(fn=cmd_run)
+
+    s = sub.add_parser("sql", help="query the published warehouse read-only")
+    s.add_argument("--warehouse")
+    s.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    s.add_argument("query")
+    s.set_defaults(fn=cmd_sql)
+
+    m = sub.add_parser("summary", help="the morning briefing (Chinese and English)")
+    m.add_argument("--warehouse")
+    m.add_argument("--date", type=_date)
+    m.set_defaults(fn=cmd_summary)
+
+    b = sub.add_parser("dashboard", help="write the self-contained HTML dashboard")
+    b.add_argument("--warehouse")
+    b.add_argument("--out")
+    b.set_defaults(fn=cmd_dashboard)
+
+    o = sub.add_parser("docs", help="regenerate docs/warehouse.md from the warehouse comments")
+    o.add_argument("--out", default="docs/warehouse.md")
+    o.set_defaults(fn=cmd_docs)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

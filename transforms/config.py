@@ -1,0 +1,54 @@
+"""Where things live and the few settings the pipeline needs."""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_LANDING = "var/landing"
+DEFAULT_WAREHOUSE = "var/warehouse.duckdb"
+# Two cores and 24 GB per machine: leave room for Airflow and readers beside DuckDB.
+DUCKDB_MEMORY_LIMIT = os.environ.get("CLEARCAP_DUCKDB_MEMORY", "4GB")
+DUCKDB_THREADS = int(os.environ.get("CLEARCAP_DUCKDB_THREADS", "2"))
+
+
+@dataclass(frozen=True)
+class Paths:
+    landing: Path
+    warehouse: Path
+
+    @classmethod
+    def from_args(cls, landing: str | os.PathLike | None = None,
+                  warehouse: str | os.PathLike | None = None) -> "Paths":
+        landing = landing or os.environ.get("CLEARCAP_LANDING") or DEFAULT_LANDING
+        warehouse = warehouse or os.environ.get("CLEARCAP_WAREHOUSE") or DEFAULT_WAREHOUSE
+        return cls(Path(landing).resolve(), Path(warehouse).resolve())
+
+    def to_dict(self) -> dict:
+        return {k: str(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Paths":
+        return cls(Path(d["landing"]), Path(d["warehouse"]))
+
+    @property
+    def state_dir(self) -> Path:
+        # Beside the published file, named after it, so two warehouses never share state.
+        return self.warehouse.with_name(self.warehouse.stem + ".state")
+
+    @property
+    def state_db(self) -> Path:
+        return self.state_dir / "state.duckdb"
+
+    @property
+    def ingest_dir(self) -> Path:
+        return self.state_dir / "ingest"
+
+    @property
+    def datadocs_dir(self) -> Path:
+        return self.state_dir / "datadocs"
+
+    @property
+    def dashboard(self) -> Path:
+        return self.warehouse.with_name(self.warehouse.stem + "_dashboard.html")

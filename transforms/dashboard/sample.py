@@ -1,0 +1,315 @@
+"""A small synthetic published warehouse (schema ``mart``) for tests and previews.
+
+It follows the column contract of docs/../shared/spec/indicators.md but is NOT produced by the
+pipeline: numbers are plausible, deterministic (seeded) and internally consistent enough for
+charts. ``make_sample_warehouse(path, omit=("lane_weekly",))`` drops optional tables to test the
+"no data" paths.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Iterable
+
+import duckdb
+
+OFFICES = [
+    # code, type, name_zh, name_en, province, city, cap_in, cap_out
+    ("CNBJSA", "exchange_office", "北京互换局", "Beijing", "北京", "北京", 60000, 50000),
+    ("CNSHAA", "exchange_office", "上海互换局", "Shanghai", "上海", "上海", 90000, 80000),
+    ("CNCANA", "exchange_office", "广州互换局", "Guangzhou", "广东", "广州", 80000, 95000),
+    ("CNURCA", "exchange_station", "乌鲁木齐交换站", "Urumqi", "新疆", "乌鲁木齐", 20000, 30000),
+    ("HZKJ01", "express_supervision_centre", "杭州快件监管中心", "Hangzhou express centre",
+     "浙江", "杭州", 15000, 25000),
+    ("SZKJ02", "express_supervision_centre", "深圳快件监管中心", "Shenzhen express centre",
+     "广东", "深圳", 20000, 30000),
+]
+EXCHANGE = [o for o in OFFICES if o[1] != "express_supervision_centre"]
+CENTRES = [o for o in OFFICES if o[1] == "express_supervision_centre"]
+REGIMES = ["9610", "9710", "9810", "1210", "KJ-B"]
+COUNTRIES = ["US", "GB", "DE", "RU", "KZ", "JP", "BR", "FR"]
+
+DDL = {
+    "offices": """office_code VARCHAR, office_type VARCHAR, name_zh VARCHAR, name_en VARCHAR,
+        province VARCHAR, city VARCHAR, tz VARCHAR, capacity_in_per_day BIGINT,
+        capacity_out_per_day BIGINT, valid_from DATE, valid_to DATE""",
+    "office_daily": """office_code VARCHAR, report_date DATE, direction VARCHAR,
+        items_received BIGINT, items_dispatched BIGINT, items_presented BIGINT,
+        items_released BIGINT, items_inspected BIGINT, items_held BIGINT, items_returned BIGINT,
+        backlog_close BIGINT, capacity_per_day BIGINT, load_factor DOUBLE, utilization DOUBLE,
+        release_rate DOUBLE, inspection_rate DOUBLE, hold_rate DOUBLE, backlog_days DOUBLE,
+        reported BOOLEAN""",
+    "customs_dwell_daily": """office_code VARCHAR, release_date DATE, direction VARCHAR,
+        n_released BIGINT, dwell_mean_h DOUBLE, dwell_p50_h DOUBLE, dwell_p90_h DOUBLE,
+        dwell_p95_h DOUBLE, dwell_max_h DOUBLE, share_within_24h DOUBLE, n_retained BIGINT,
+        in_customs_close BIGINT""",
+    "centre_daily": """centre_code VARCHAR, report_date DATE, direction VARCHAR, regime VARCHAR,
+        declarations_lodged BIGINT, declarations_released BIGINT,
+        declarations_inspected BIGINT, declarations_held BIGINT, declarations_rejected BIGINT,
+        items_declared BIGINT, declared_value_cny DOUBLE, pending_close BIGINT,
+        release_rate DOUBLE, inspection_rate DOUBLE, mean_release_h DOUBLE, load_factor DOUBLE""",
+    "lane_weekly": """origin_office VARCHAR, destination_country VARCHAR, iso_week VARCHAR,
+        items_dispatched BIGINT, items_arrived BIGINT, leg_p50_days DOUBLE, leg_p90_days DOUBLE""",
+    "destination_monthly": """destination_country VARCHAR, month VARCHAR, items_dispatched BIGINT,
+        share DOUBLE, growth_mom DOUBLE, growth_yoy DOUBLE""",
+    "capacity_outlook": """office_code VARCHAR, direction VARCHAR, as_of_date DATE,
+        mean_28d DOUBLE, p95_28d DOUBLE, capacity_per_day BIGINT, headroom DOUBLE,
+        growth_monthly DOUBLE, breach_date DATE""",
+    "national_daily": """report_date DATE, direction VARCHAR, items_received BIGINT,
+        items_dispatched BIGINT, capacity_per_day BIGINT, utilization DOUBLE,
+        offices_reporting BIGINT, offices_expected BIGINT, n_released BIGINT,
+        dwell_p50_h DOUBLE, share_within_24h DOUBLE""",
+    "alerts": """as_of_date DATE, severity VARCHAR, office_code VARCHAR, kind VARCHAR,
+        value DOUBLE, threshold DOUBLE, message_zh VARCHAR, message_en VARCHAR""",
+    "load_ledger": """file_id BIGINT, path VARCHAR, feed VARCHAR, report_date DATE,
+        content_hash VARCHAR, status VARCHAR, rows_read BIGINT, rows_loaded BIGINT,
+        rows_quarantined BIGINT, rows_duplicate BIGINT, first_seen_at TIMESTAMP,
+        loaded_at TIMESTAMP""",
+    "quarantine": """feed VARCHAR, path VARCHAR, line BIGINT, rule VARCHAR, detail VARCHAR,
+        raw VARCHAR, run_date DATE""",
+    "quality_daily": """feed VARCHAR, report_date DATE, rule VARCHAR, expectation VARCHAR,
+        severity VARCHAR, success BOOLEAN, observed VARCHAR, offices_missing VARCHAR[]""",
+}
+
+
+def _ratio(a, b):
+    return None if a is None or not b else a / b
+
+
+def _q(values: list[float], p: float) -> float:
+    s = sorted(values)
+    k = (len(s) - 1) * p
+    lo, hi = math.floor(k), math.ceil(k)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def make_sample_warehouse(
+    path: Path, days: int = 30, end: date = date(2026, 3, 1), seed: int = 7,
+    omit: Iterable[str] = (), empty: Iterable[str] = (),
+) -> Path:
+    """Write a synthetic published warehouse to ``path`` (replaced if it exists).
+
+    ``omit``: mart tables not created at all; ``empty``: tables created with no rows.
+    """
+    rnd = random.Random(seed)
+    omit, empty = set(omit), set(empty)
+    path = Path(path)
+    if path.exists():
+        path.unlink()
+    dates = [end - timedelta(days=days - 1 - i) for i in range(days)]
+    rows: dict[str, list[tuple]] = {k: [] for k in DDL}
+
+    for o in OFFICES:
+        rows["offices"].append((o[0], o[1], o[2], o[3], o[4], o[5], "Asia/Shanghai", o[6], o[7],
+                                date(2020, 1, 1), None))
+
+    # --- office_daily (exchange offices + centres as lodged declarations) ---------------------
+    missing = {("CNURCA", dates[-3]), ("CNBJSA", dates[min(10, days // 2)]), ("CNURCA", dates[-1])}
+    history: dict[tuple[str, str], list[int]] = {}
+    for code, otype, *_rest, cap_in, cap_out in OFFICES:
+        dirs = ["inbound", "outbound"] + (["transit"] if code == "CNSHAA" else [])
+        for d_i, d in enumerate(dates):
+            for direction in dirs:
+                cap = cap_out if direction == "outbound" else cap_in
+                if direction == "transit":
+                    cap = cap_in // 10
+                if (code, d) in missing:
+                    rows["office_daily"].append((code, d, direction) + (None,) * 8 + (cap,)
+                                                + (None,) * 6 + (False,))
+                    continue
+                trend = 0.55 + 0.45 * d_i / days if code in ("CNCANA", "SZKJ02") else 0.7
+                weekly = 1.0 - (0.18 if d.weekday() >= 5 else 0.0)
+                recv = int(cap * trend * weekly * rnd.uniform(0.85, 1.12))
+                disp = int(recv * rnd.uniform(0.93, 1.02))
+                pres = int(recv * 0.8)
+                rel = int(pres * rnd.uniform(0.9, 0.99))
+                insp = int(pres * rnd.uniform(0.02, 0.06))
+                held = int(insp * 0.2)
+                ret = int(held * 0.3)
+                backlog = max(recv - disp, 0) + int(cap * 0.05)
+                history.setdefault((code, direction), []).append(disp)
+                last7 = history[(code, direction)][-7:]
+                rows["office_daily"].append((
+                    code, d, direction, recv, disp, pres, rel, insp, held, ret, backlog, cap,
+                    _ratio(recv, cap), _ratio(disp, cap), _ratio(rel, pres), _ratio(insp, pres),
+                    _ratio(held, pres), _ratio(backlog, sum(last7) / len(last7)), True))
+
+    # --- customs_dwell_daily -----------------------------------------------------------------
+    for code, *_r in EXCHANGE:
+        base = {"CNBJSA": 14, "CNSHAA": 10, "CNCANA": 20, "CNURCA": 30}[code]
+        for d_i, d in enumerate(dates):
+            if (code, d) in missing:
+                continue
+            for direction in ("inbound", "outbound"):
+                n = rnd.randint(800, 5000)
+                drift = 1 + 0.3 * math.sin(d_i / 5)
+                p50 = base * drift * (0.7 if direction == "outbound" else 1)
+                p90 = p50 * rnd.uniform(2.2, 3.2)
+                rows["customs_dwell_daily"].append((
+                    code, d, direction, n, p50 * 1.3, p50, p90, p90 * 1.15, p90 * 2.5,
+                    min(1.0, max(0.0, 1.02 - p50 / 60 - rnd.uniform(0, 0.12))),
+                    int(n * 0.03), int(n * 0.4)))
+
+    # --- centre_daily ------------------------------------------------------------------------
+    for code, _t, *_r, cap_in, cap_out in CENTRES:
+        for d_i, d in enumerate(dates):
+            for direction in ("inbound", "outbound"):
+                cap = cap_out if direction == "outbound" else cap_in
+                lodged = {rg: int(cap * rnd.uniform(0.03, 0.3)) for rg in REGIMES}
+                total = sum(lodged.values())
+                for rg, lo in lodged.items():
+                    rel = int(lo * rnd.uniform(0.85, 0.99))
+                    insp = int(lo * rnd.uniform(0.01, 0.05))
+                    hours = rel * rnd.uniform(2, 20)
+                    rows["centre_daily"].append((
+                        code, d, direction, rg, lo, rel, insp, insp // 4, insp // 10,
+                        lo * rnd.randint(1, 3), lo * rnd.uniform(80, 400), lo - rel,
+                        _ratio(rel, lo), _ratio(insp, lo), _ratio(hours, rel),
+                        _ratio(total, cap)))
+
+    # --- lane_weekly -------------------------------------------------------------------------
+    weeks = sorted({f"{d.isocalendar()[0]}-W{d.isocalendar()[1]:02d}" for d in dates})
+    for code, *_r in EXCHANGE:
+        for country in COUNTRIES[: rnd.randint(4, 7)]:
+            size = rnd.randint(2000, 40000)
+            for w_i, w in enumerate(weeks):
+                disp = int(size * (1 + 0.05 * w_i) * rnd.uniform(0.8, 1.2))
+                arrived = int(disp * (0.95 if w_i < len(weeks) - 2 else 0.4))
+                p50 = rnd.uniform(3, 9) + (4 if country in ("BR", "US") else 0)
+                rows["lane_weekly"].append((code, country, w, disp, arrived, p50,
+                                            p50 * rnd.uniform(1.5, 2.2)))
+
+    # --- destination_monthly (14 months so growth_yoy exists for the last two) -------------
+    months = []
+    y, m = end.year, end.month
+    for _ in range(14):
+        months.append(f"{y:04d}-{m:02d}")
+        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
+    months.reverse()
+    vol = {(c, mo): int(rnd.randint(50_000, 900_000) * (1 + 0.02 * i))
+           for c in COUNTRIES for i, mo in enumerate(months)}
+    for i, mo in enumerate(months):
+        tot = sum(vol[(c, mo)] for c in COUNTRIES)
+        for c in COUNTRIES:
+            v = vol[(c, mo)]
+            mom = v / vol[(c, months[i - 1])] - 1 if i >= 1 else None
+            yoy = v / vol[(c, months[i - 12])] - 1 if i >= 12 else None
+            rows["destination_monthly"].append((c, mo, v, v / tot, mom, yoy))
+
+    # --- capacity_outlook --------------------------------------------------------------------
+    for (code, direction), _h in history.items():
+        office = next(o for o in OFFICES if o[0] == code)
+        cap = office[7] if direction == "outbound" else office[6]
+        if direction == "transit":
+            cap = office[6] // 10
+        recvs = [r[3] for r in rows["office_daily"]
+                 if r[0] == code and r[2] == direction and r[18]]
+        for d_i, d in enumerate(dates):
+            window = recvs[max(0, d_i - 27): d_i + 1] or recvs[:1]
+            mean = sum(window) / len(window)
+            p95 = _q(window, 0.95)
+            growth = 0.12 if code in ("CNCANA", "SZKJ02") else (-0.01 if code == "CNURCA" else 0.02)
+            breach = None
+            if growth > 0:
+                if mean >= 0.85 * cap:
+                    breach = d
+                else:
+                    days_to = 30 * math.log(0.85 * cap / mean) / math.log(1 + growth)
+                    if days_to <= 730:
+                        breach = d + timedelta(days=math.ceil(days_to))
+            rows["capacity_outlook"].append((code, direction, d, mean, p95, cap, 1 - p95 / cap,
+                                             growth if d_i >= 27 else None,
+                                             breach if d_i >= 27 else None))
+
+    # --- national_daily ----------------------------------------------------------------------
+    exch_codes = {o[0] for o in EXCHANGE}
+    for d in dates:
+        for direction in ("inbound", "outbound", "transit"):
+            od = [r for r in rows["office_daily"]
+                  if r[1] == d and r[2] == direction and r[0] in exch_codes]
+            rep = [r for r in od if r[18]]
+            if not od:
+                continue
+            recv = sum(r[3] for r in rep)
+            disp = sum(r[4] for r in rep)
+            cap = sum(r[11] for r in rep)
+            dw = [r for r in rows["customs_dwell_daily"] if r[1] == d and r[2] == direction]
+            n = sum(r[3] for r in dw)
+            p50 = _ratio(sum(r[5] * r[3] for r in dw), n)
+            s24 = _ratio(sum(r[9] * r[3] for r in dw), n)
+            rows["national_daily"].append((d, direction, recv, disp, cap, _ratio(disp, cap),
+                                           len(rep), len(od), n or None, p50, s24))
+
+    # --- alerts ------------------------------------------------------------------------------
+    last = dates[-1]
+    rows["alerts"] += [
+        (last, "warning", "CNCANA", "utilization_high", 0.91, 0.85,
+         "广州互换局出境利用率 91%，高于 85%", "CNCANA outbound utilization 91% above 85%"),
+        (last, "critical", "CNURCA", "office_missing", None, None,
+         "乌鲁木齐交换站未报送", "CNURCA did not report"),
+        (last, "warning", None, "file_quarantined", 1, 0,
+         "1 个文件被隔离", "1 file quarantined"),
+    ]
+
+    # --- load_ledger, quarantine, quality_daily ----------------------------------------------
+    fid = 0
+    for d in dates:
+        for code, otype, *_r in OFFICES:
+            feed = "customs_centre" if otype == "express_supervision_centre" else "exchange_office"
+            if (code, d) in missing:
+                continue
+            fid += 1
+            status = "loaded"
+            q = 0
+            if rnd.random() < 0.08:
+                q = rnd.randint(1, 6)
+            if code == "CNSHAA" and d == dates[-2]:
+                status = "quarantined"
+            t = datetime.combine(d + timedelta(days=1), datetime.min.time()) + timedelta(hours=2)
+            rows["load_ledger"].append((
+                fid, f"{feed}/{d.isoformat()}/{code}.csv", feed, d, f"{fid:064x}", status,
+                40, 0 if status == "quarantined" else 40 - q, 40 if status == "quarantined" else q,
+                0, t, None if status == "quarantined" else t + timedelta(minutes=5)))
+            if status == "quarantined":
+                rows["quarantine"].append((feed, f"{feed}/{d.isoformat()}/{code}.csv", None,
+                                           "total_mismatch", "total row differs from sum",
+                                           None, d + timedelta(days=1)))
+            for line in range(q):
+                rule = rnd.choice(["negative_count", "invalid_date", "unknown_office",
+                                   "s10_check_digit"])
+                rows["quarantine"].append((feed, f"{feed}/{d.isoformat()}/{code}.csv",
+                                           line + 3, rule, f"{rule} on line {line + 3}",
+                                           f"{d},{code},inbound,U,-5,...", d + timedelta(days=1)))
+        for feed in ("exchange_office", "customs_centre", "item_events"):
+            miss = [c for c, dd in missing if dd == d] if feed == "exchange_office" else []
+            for rule, sev in (("row_count", "error"), ("negative_count", "row"),
+                              ("offices_complete", "warning")):
+                ok = not (rule == "offices_complete" and miss)
+                rows["quality_daily"].append((
+                    feed, d, rule, f"expect_{rule}", sev, ok,
+                    json.dumps({"unexpected_count": 0 if ok else len(miss)}), miss))
+
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("CREATE SCHEMA mart")
+        for table, ddl in DDL.items():
+            if table in omit:
+                continue
+            con.execute(f"CREATE TABLE mart.{table} ({ddl})")
+            if table in empty or not rows[table]:
+                continue
+            ncol = len(rows[table][0])
+            one = "(" + ", ".join(["?"] * ncol) + ")"
+            data = rows[table]
+            for i in range(0, len(data), 200):  # multi-row VALUES: far faster than executemany
+                chunk = data[i: i + 200]
+                con.execute(f"INSERT INTO mart.{table} VALUES " + ", ".join([one] * len(chunk)),
+                            [v for r in chunk for v in r])
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    return path

@@ -1,0 +1,45 @@
+"""DuckDB connections to the pipeline's private state and the SQL files that shape it."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import duckdb
+
+from transforms.config import DUCKDB_MEMORY_LIMIT, DUCKDB_THREADS, Paths
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+
+
+@lru_cache(maxsize=None)
+def sql_text(rel: str) -> str:
+    return (SQL_DIR / rel).read_text(encoding="utf-8")
+
+
+def settings(con: duckdb.DuckDBPyConnection) -> None:
+    # UTC session: every naive TIMESTAMP in state is UTC unless its column says local.
+    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    con.execute(f"SET threads = {DUCKDB_THREADS}")
+    con.execute("SET TimeZone = 'UTC'")
+
+
+def connect_state(paths: Paths) -> duckdb.DuckDBPyConnection:
+    paths.state_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(paths.state_db))
+    settings(con)
+    con.execute(f"SET temp_directory = '{paths.state_dir / 'tmp'}'")
+    con.execute(sql_text("schema/state.sql"))
+    return con
+
+
+def run_sql(con: duckdb.DuckDBPyConnection, rel: str, **variables) -> None:
+    """Run a .sql file; its parameters are DuckDB variables read with getvariable('name')."""
+    for name, value in variables.items():
+        con.execute(f"SET VARIABLE {name} = ?", [value])
+    con.execute(sql_text(rel))
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+        [schema, table]).fetchone()[0])

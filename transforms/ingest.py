@@ -1,0 +1,75 @@
+"""Reading one landing file into typed Parquet: the unit of work that fans out across workers."""
+from __future__ import annotations
+
+import json
+import os
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from transforms.config import Paths
+
+QUARANTINE_SCHEMA = {"_line": pl.Int64, "_raw": pl.Utf8, "rule": pl.Utf8, "detail": pl.Utf8}
+
+
+def _artifact_base(paths: Paths, entry: dict) -> Path:
+    # Named by content, folder and feed: re-ingesting the same bytes is a no-op.
+    return paths.ingest_dir / f"{entry['sha256']}.{entry['folder_date'] or 'ref'}.{entry['feed']}"
+
+
+def _write_parquet(df: pl.DataFrame, target: Path) -> str:
+    tmp = target.with_suffix(target.suffix + ".tmp")
+    df.write_parquet(tmp)
+    os.replace(tmp, target)
+    return str(target)
+
+
+def ingest_file(paths: Paths, entry: dict) -> dict:
+    from transforms import readers
+
+    paths.ingest_dir.mkdir(parents=True, exist_ok=True)
+    base = _artifact_base(paths, entry)
+    manifest_path = Path(str(base) + ".json")
+    if manifest_path.exists():
+        return json.loads(manifest_path.read_text(encoding="utf-8"))
+
+    source = paths.landing / entry["path"]
+    folder_date = date.fromisoformat(entry["folder_date"]) if entry["folder_date"] else None
+    rows_path = Path(str(base) + ".rows.parquet")
+    quarantine_path = Path(str(base) + ".quarantine.parquet")
+    totals_path = Path(str(base) + ".totals.parquet")
+    manifest = dict(entry, rows_path=None, quarantine_path=None, totals_path=None,
+                    rows_read=0, rows_parsed=0, rows_parse_quarantined=0,
+                    file_error=None, encoding=None)
+    feed = entry["feed"]
+    if feed == "unknown":
+        manifest["file_error"] = ["unrecognised_path",
+                                  "path does not match <feed>/<YYYY-MM-DD>/<file>.(csv|xlsx|jsonl[.gz]|csv[.gz])"]
+    elif feed == "item_events":
+        res = readers.read_events(source, folder_date, rows_path, quarantine_path)
+        manifest.update(rows_read=res.rows_read, rows_parsed=res.rows_ok,
+                        rows_parse_quarantined=res.rows_quarantined,
+                        file_error=list(res.file_error) if res.file_error else None)
+        if not res.file_error:
+            manifest.update(rows_path=str(rows_path), quarantine_path=str(quarantine_path))
+    else:
+        if feed == "reference":
+            res = readers.read_reference(source)
+        else:
+            res = readers.read_report(source, feed, folder_date)
+        manifest.update(rows_read=res.rows_read, encoding=res.encoding,
+                        file_error=list(res.file_error) if res.file_error else None)
+        if not res.file_error:
+            manifest.update(
+                rows_parsed=res.rows.height, rows_parse_quarantined=res.quarantine.height,
+                rows_path=_write_parquet(res.rows, rows_path),
+                quarantine_path=_write_parquet(
+                    res.quarantine.select([pl.col(c).cast(t) for c, t in QUARANTINE_SCHEMA.items()]),
+                    quarantine_path),
+                totals_path=_write_parquet(res.totals, totals_path) if res.totals.height else None,
+            )
+    tmp = manifest_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, manifest_path)
+    return manifest

@@ -1,0 +1,81 @@
+"""The nightly steps. Each is a function of (paths, run_date, ...) returning a JSON-able dict,
+called the same way by the CLI (run_night) and by the Airflow DAG (one task each)."""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from datetime import date
+
+from transforms import core_build, load as load_mod, marts, validate
+from transforms.config import Paths
+from transforms.db import connect_state
+from transforms.ingest import ingest_file  # noqa: F401  (a step of its own)
+from transforms.landing import plan_files
+
+
+@contextmanager
+def state(paths: Paths):
+    con = connect_state(paths)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def plan(paths: Paths, run_date: date) -> list[dict]:
+    with state(paths) as con:
+        return plan_files(con, paths.landing, run_date)
+
+
+def load(paths: Paths, run_date: date, manifests: list[dict]) -> dict:
+    with state(paths) as con:
+        return load_mod.stage_batch(con, run_date, list(manifests))
+
+
+def validate_batch(paths: Paths, run_date: date) -> dict:
+    with state(paths) as con:
+        return validate.validate_batch(con, run_date)
+
+
+def build_core(paths: Paths, run_date: date) -> dict:
+    with state(paths) as con:
+        return core_build.build_core(con, run_date)
+
+
+def build_marts(paths: Paths, run_date: date) -> dict:
+    with state(paths) as con:
+        return marts.build_marts(con, run_date)
+
+
+def validate_marts(paths: Paths, run_date: date) -> dict:
+    with state(paths) as con:
+        return validate.validate_marts(con, run_date)
+
+
+def publish(paths: Paths, run_date: date) -> dict:
+    from transforms import publish as publish_mod
+
+    with state(paths) as con:
+        return publish_mod.publish(con, paths, run_date)
+
+
+def run_night(paths: Paths, run_date: date) -> dict:
+    """Every step in order for one operating day; returns each step's result and time."""
+    report, timings = {"run_date": run_date.isoformat()}, {}
+
+    def timed(name, fn, *args):
+        t0 = time.perf_counter()
+        out = fn(*args)
+        timings[name] = round(time.perf_counter() - t0, 3)
+        return out
+
+    entries = timed("plan", plan, paths, run_date)
+    manifests = timed("ingest", lambda: [ingest_file(paths, e) for e in entries])
+    report["load"] = timed("load", load, paths, run_date, manifests)
+    report["validate_batch"] = timed("validate_batch", validate_batch, paths, run_date)
+    report["build_core"] = timed("build_core", build_core, paths, run_date)
+    report["build_marts"] = timed("build_marts", build_marts, paths, run_date)
+    report["validate_marts"] = timed("validate_marts", validate_marts, paths, run_date)
+    report["publish"] = timed("publish", publish, paths, run_date)
+    report["timings"] = timings
+    return report

@@ -1,0 +1,361 @@
+"""GX runner: suites from ``expectations/*.json`` validated in DuckDB, outcomes, Data Docs.
+
+This module imports great_expectations (~9 s cold): ``transforms.quality`` imports it lazily.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+import duckdb  # noqa: E402
+import great_expectations as gx  # noqa: E402
+from great_expectations.core.run_identifier import RunIdentifier  # noqa: E402
+from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
+from great_expectations.data_context.types.resource_identifiers import (  # noqa: E402
+    ExpectationSuiteIdentifier,
+    ValidationResultIdentifier,
+)
+
+from . import RuleOutcome, SuiteRun, Report, QualityError, load_suite_json  # noqa: E402
+from . import s10 as _s10  # noqa: E402,F401  (registers expect_column_values_to_be_valid_s10)
+from .gx_duckdb import (  # noqa: E402
+    DuckDBDatasource,
+    DuckDBExecutionEngine,
+    register_connection,
+    unregister_connection,
+)
+
+PARTIAL_UNEXPECTED = 20
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _context(data_docs_dir: Path | None = None):
+    """Ephemeral context (nothing written anywhere unless a Data Docs dir is given)."""
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    if data_docs_dir is not None:
+        ctx.add_data_docs_site(
+            site_name="clearcap",
+            site_config={
+                "class_name": "SiteBuilder",
+                "show_how_to_buttons": False,
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(Path(data_docs_dir).resolve()),
+                },
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            },
+        )
+    return ctx
+
+
+def build_suite(suite_name: str) -> "gx.ExpectationSuite":
+    doc = load_suite_json(suite_name)
+    expectations = doc.get("expectations", [])
+    for i, exp in enumerate(expectations):
+        meta = exp.get("meta") or {}
+        if "rule" not in meta or meta.get("severity") not in ("row", "file", "error", "warning"):
+            raise QualityError(f"{suite_name}: expectation {i} ({exp.get('type')}) lacks meta.rule/severity")
+    suite = gx.ExpectationSuite(name=doc.get("name", suite_name), expectations=expectations, meta=doc.get("meta"))
+    if len(suite.expectations) != len(expectations):  # GX logs and drops invalid configurations
+        raise QualityError(f"{suite_name}: {len(expectations) - len(suite.expectations)} invalid expectation(s)")
+    return suite
+
+
+def _jsonable(value: Any) -> Any:
+    def default(o: Any) -> Any:
+        if isinstance(o, (_dt.date, _dt.datetime, _dt.time)):
+            return o.isoformat()
+        if isinstance(o, Decimal):
+            return float(o)
+        return str(o)
+
+    return json.loads(json.dumps(value, default=default))
+
+
+def _split_table(table: str) -> tuple[str | None, str]:
+    parts = table.split(".")
+    if len(parts) == 1:
+        return None, parts[0]
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    raise QualityError(f"table must be 'name' or 'schema.name', got {table!r}")
+
+
+def _columns(con: duckdb.DuckDBPyConnection, schema: str | None, name: str) -> list[str]:
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() "
+        "AND table_schema = coalesce(?, current_schema()) AND table_name = ? ORDER BY ordinal_position",
+        [schema, name],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _column_of(kwargs: dict) -> str | None:
+    if kwargs.get("column"):
+        return kwargs["column"]
+    if kwargs.get("column_A"):
+        return f"{kwargs['column_A']},{kwargs['column_B']}"
+    if kwargs.get("column_list"):
+        return ",".join(kwargs["column_list"])
+    return None
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _duplicate_rows_sql(columns: Sequence[str], batch_from: str, id_column: str) -> str:
+    """Rows whose key occurs more than once (GX semantics: a row with a NULL key part is not a
+    duplicate). GX 1.24's unexpected_index_query for uniqueness expectations cross-joins the
+    table with its group counts and leaves a bind parameter, so it is rebuilt here."""
+    cols = ", ".join(_q(c) for c in columns)
+    not_null = " AND ".join(f"{_q(c)} IS NOT NULL" for c in columns)
+    return (
+        f"SELECT {_q(id_column)} FROM (SELECT {_q(id_column)}, count(*) OVER (PARTITION BY {cols}) AS _n "
+        f"FROM {batch_from} WHERE {not_null}) AS _keys WHERE _n > 1"
+    )
+
+
+def _outcome(evr: Any, id_column: str | None, batch_query: str | None, batch_from: str) -> RuleOutcome:
+    cfg = evr.expectation_config
+    meta = cfg.meta or {}
+    res = dict(evr.result or {})
+    observed: dict[str, Any] = {}
+    for key in ("element_count", "unexpected_count", "unexpected_percent", "missing_count",
+                "observed_value", "details"):
+        if key in res:
+            observed[key] = res[key]
+    if "partial_unexpected_list" in res:
+        observed["partial_unexpected_list"] = res["partial_unexpected_list"][:PARTIAL_UNEXPECTED]
+    if "partial_unexpected_index_list" in res:
+        observed["partial_unexpected_index_list"] = res["partial_unexpected_index_list"][:PARTIAL_UNEXPECTED]
+    query = res.get("unexpected_index_query")
+    failing_ids_sql = None
+    if isinstance(query, str) and query.strip():
+        query = query.strip().rstrip(";").strip()
+        if batch_query is not None:
+            # GX renders a query asset's batch as "FROM <query>" (no parentheses): fix it
+            query = query.replace(f"FROM {batch_query}", f"FROM ({batch_query}) AS _batch", 1)
+        observed["unexpected_rows_sql"] = query
+        if not evr.success and id_column is not None:
+            failing_ids_sql = f"SELECT {_q(id_column)} FROM ({query}) AS _failing"
+            if "column_A" in cfg.kwargs:
+                # GX 1.24 folds ignore_row_if wrongly into the pair index query (rows with a
+                # missing value come back as unexpected): filter them here
+                a, b = _q(cfg.kwargs["column_A"]), _q(cfg.kwargs["column_B"])
+                ignore = cfg.kwargs.get("ignore_row_if", "both_values_are_missing")
+                if ignore == "either_value_is_missing":
+                    failing_ids_sql += f" WHERE {a} IS NOT NULL AND {b} IS NOT NULL"
+                elif ignore == "both_values_are_missing":
+                    failing_ids_sql += f" WHERE NOT ({a} IS NULL AND {b} IS NULL)"
+    if cfg.type in ("expect_compound_columns_to_be_unique", "expect_column_values_to_be_unique"):
+        observed.pop("unexpected_rows_sql", None)
+        if not evr.success and id_column is not None:
+            key = cfg.kwargs.get("column_list") or [cfg.kwargs["column"]]
+            failing_ids_sql = _duplicate_rows_sql(key, batch_from, id_column)
+    if evr.exception_info and evr.exception_info.get("raised_exception"):
+        observed["error"] = evr.exception_info.get("exception_message")
+    elif isinstance(evr.exception_info, dict):
+        errs = [v.get("exception_message") for v in evr.exception_info.values()
+                if isinstance(v, dict) and v.get("raised_exception")]
+        if errs:
+            observed["error"] = "; ".join(str(e) for e in errs)
+    return RuleOutcome(
+        rule=meta["rule"],
+        severity=meta["severity"],
+        expectation_type=cfg.type,
+        column=_column_of(cfg.kwargs),
+        success=bool(evr.success),
+        observed=_jsonable(observed),
+        failing_ids_sql=failing_ids_sql,
+    )
+
+
+def _check_failing_ids(con: duckdb.DuckDBPyConnection, o: RuleOutcome, suite: str, table: str) -> None:
+    """Guard against GX regressions: the failing ids must number GX's unexpected_count (a wrong
+    index query could otherwise quarantine every row, or none)."""
+    if o.failing_ids_sql is None:
+        return
+    n = con.execute(f"SELECT count(*) FROM ({o.failing_ids_sql}) AS _c").fetchone()[0]
+    expected = o.observed.get("unexpected_count")
+    if expected is not None and n != expected:
+        raise QualityError(
+            f"{suite} on {table}: {o.expectation_type} ({o.rule}) failing_ids_sql returns {n} rows, "
+            f"GX counted {expected} unexpected: {o.failing_ids_sql}"
+        )
+
+
+def validate_many(
+    con: duckdb.DuckDBPyConnection,
+    checks: Sequence[tuple],
+    id_column: str | None = "_row_id",
+    where: str | None = None,
+    raise_on_error: bool = True,
+) -> Report:
+    """Run suites on tables of the open connection ``con``.
+
+    ``checks``: ``(table, suite_name)`` or ``(table, suite_name, where)`` tuples. All metrics run
+    as SQL in DuckDB through one cursor of ``con`` (see gx_duckdb); nothing is copied to pandas.
+    """
+    conn_str = register_connection(con)
+    ctx = _context()
+    ds: DuckDBDatasource = ctx.data_sources.add_duckdb(name="clearcap", connection_string=conn_str)
+    runs: list[SuiteRun] = []
+    try:
+        for n, check in enumerate(checks):
+            table, suite_name = check[0], check[1]
+            cond = check[2] if len(check) > 2 else where
+            schema, name = _split_table(table)
+            cols = _columns(con, schema, name)
+            if not cols:
+                raise QualityError(f"table {table} not found")
+            suite = build_suite(suite_name)
+            asset_name = f"{n}_{table}"
+            batch_query = None
+            qualified = ".".join(_q(p) for p in (schema, name) if p)
+            batch_from = qualified
+            if cond:
+                batch_query = f"SELECT * FROM {qualified} WHERE {cond}"
+                batch_from = f"({batch_query}) AS _batch"
+                asset = ds.add_query_asset(asset_name, query=batch_query)
+            else:
+                asset = ds.add_table_asset(asset_name, table_name=name, schema_name=schema)
+            batch = asset.add_batch_definition_whole_table("all").get_batch()
+            use_id = id_column if id_column and id_column in cols else None
+            result_format: dict[str, Any] = {
+                "result_format": "SUMMARY",
+                "partial_unexpected_count": PARTIAL_UNEXPECTED,
+                "return_unexpected_index_query": True,
+            }
+            if use_id:
+                result_format["unexpected_index_column_names"] = [use_id]
+            result = batch.validate(suite, result_format=result_format)
+            result.meta["clearcap_table"] = table
+            result.meta["clearcap_where"] = cond
+            outcomes = [_outcome(evr, use_id, batch_query, batch_from) for evr in result.results]
+            for o in outcomes:
+                _check_failing_ids(con, o, suite_name, table)
+            if raise_on_error:
+                broken = [o for o in outcomes if "error" in o.observed]
+                if broken:
+                    raise QualityError(
+                        f"{suite_name} on {table}: expectation(s) could not run: "
+                        + "; ".join(f"{o.rule}/{o.expectation_type}: {o.observed['error']}" for o in broken)
+                    )
+            runs.append(SuiteRun(table=table, suite_name=suite_name, outcomes=outcomes, result=result))
+    finally:
+        engine = ds._execution_engine
+        if isinstance(engine, DuckDBExecutionEngine):
+            engine.close()
+        if ds._engine is not None:
+            ds._engine.dispose()
+        unregister_connection(conn_str)
+    return Report(runs=runs)
+
+
+def _results_of(report_or_results: Any) -> list:
+    if isinstance(report_or_results, Report):
+        return [r.result for r in report_or_results.runs]
+    if isinstance(report_or_results, SuiteRun):
+        return [report_or_results.result]
+    if isinstance(report_or_results, Iterable) and not isinstance(report_or_results, (str, bytes)):
+        out = []
+        for item in report_or_results:
+            out.extend(_results_of(item) if isinstance(item, (Report, SuiteRun)) else [item])
+        return out
+    return [report_or_results]
+
+
+_EXTERNAL = re.compile(
+    r"""<(script|link)\b[^>]*?\b(?:src|href)\s*=\s*["']((?:https?:)?//[^"']*)["'][^>]*>(?:\s*</script>)?""",
+    re.IGNORECASE,
+)
+
+# GX's templates load Bootstrap 4.3.1, jQuery, bootstrap-table, font-awesome and vega from CDNs;
+# the GX package ships none of them. Offline: Bootstrap CSS/JS and jQuery are vendored from the
+# flower package (a dependency of the Celery provider) when present; every other CDN tag is
+# removed (tables stay static, no icons or vega charts; the content is server-rendered HTML).
+_VENDOR = {
+    "bootstrap.min.css": ("css/bootstrap.min.css", "link", ("bootstrap.min.css",)),
+    "jquery.min.js": ("js/jquery-3.6.4.min.js", "script", ("jquery",)),
+    "bootstrap.bundle.min.js": ("js/bootstrap.bundle.min.js", "script", ("bootstrap.min.js",)),
+}
+
+
+def _vendor_assets(out_dir: Path) -> dict[str, Path]:
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec("flower")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    static = Path(list(spec.submodule_search_locations)[0]) / "static"
+    vendor = out_dir / "static" / "vendor"
+    copied: dict[str, Path] = {}
+    for name, (rel, _, _) in _VENDOR.items():
+        src = static / rel
+        if src.exists():
+            vendor.mkdir(parents=True, exist_ok=True)
+            (vendor / name).write_bytes(src.read_bytes())
+            copied[name] = vendor / name
+    return copied
+
+
+def strip_external_assets(html: str, page_dir: Path | None = None, vendored: dict[str, Path] | None = None) -> str:
+    """Replace CDN <script>/<link> tags by vendored local files, or remove them."""
+    vendored = vendored or {}
+    used: set[str] = set()
+
+    def repl(m: re.Match) -> str:
+        tag, url = m.group(1).lower(), m.group(2)
+        for name, (_, kind, needles) in _VENDOR.items():
+            if kind == tag and name in vendored and name not in used and any(n in url for n in needles):
+                used.add(name)
+                rel = os.path.relpath(vendored[name], page_dir) if page_dir else str(vendored[name])
+                rel = rel.replace(os.sep, "/")
+                if tag == "link":
+                    return f'<link rel="stylesheet" href="{rel}">'
+                return f'<script src="{rel}"></script>'
+        return ""
+
+    return _EXTERNAL.sub(repl, html)
+
+
+def build_data_docs(report_or_results: Any, out_dir: Path, run_name: str | None = None) -> Path:
+    """Write GX Data Docs (HTML, offline) for the results into ``out_dir``; returns index.html."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ctx = _context(out_dir)
+    run_id = RunIdentifier(run_name=run_name or "clearcap",
+                           run_time=_dt.datetime.now(tz=_dt.timezone.utc))
+    store = ctx.validation_results_store
+    for result in _results_of(report_or_results):
+        key = ValidationResultIdentifier(
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=result.suite_name),
+            run_id=run_id,
+            batch_identifier=getattr(result, "batch_id", None) or uuid.uuid4().hex,
+        )
+        store.set(key, result)
+    ctx.build_data_docs(site_names=["clearcap"])
+    vendored = _vendor_assets(out_dir)
+    for page in out_dir.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        cleaned = strip_external_assets(text, page.parent, vendored)
+        if cleaned != text:
+            page.write_text(cleaned, encoding="utf-8")
+    index = out_dir / "index.html"
+    if not index.exists():
+        raise QualityError(f"Data Docs not written to {out_dir}")
+    return index

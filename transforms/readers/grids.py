@@ -1,0 +1,58 @@
+"""Report files as grids: (line or sheet row number, cells) for every physical row, CSV or xlsx."""
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from pathlib import Path
+
+# A grid row: 1-based line (CSV) or sheet row (xlsx), and its cells (text for CSV, typed for xlsx).
+GridRow = tuple[int, list]
+
+
+class UnreadableFile(Exception):
+    def __init__(self, rule: str, detail: str):
+        super().__init__(detail)
+        self.rule, self.detail = rule, detail
+
+
+def csv_grid(text: str, delimiter: str = ",") -> list[GridRow]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows, line_end = [], 0
+    try:
+        for cells in reader:
+            # line_num is the last physical line of the record; it starts right after the previous one.
+            rows.append((line_end + 1, cells))
+            line_end = reader.line_num
+    except csv.Error as exc:
+        raise UnreadableFile("not_readable", f"not_readable: CSV syntax error near line {line_end + 1}: {exc}")
+    return rows
+
+
+def xlsx_grid(path: Path) -> list[GridRow]:
+    """First worksheet, values as stored (formulas' cached results), trailing empty cells dropped."""
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, EOFError) as exc:
+        raise UnreadableFile("not_readable", f"not_readable: not an xlsx workbook ({type(exc).__name__}: {exc})")
+    except Exception as exc:  # openpyxl raises assorted types for damaged archives
+        raise UnreadableFile("not_readable", f"not_readable: not an xlsx workbook ({type(exc).__name__}: {exc})")
+    try:
+        if not wb.worksheets:
+            raise UnreadableFile("not_readable", "not_readable: workbook has no worksheet")
+        rows = []
+        # min_row=1 makes openpyxl yield empty rows for gaps, so enumerate gives sheet row numbers.
+        for number, values in enumerate(wb.worksheets[0].iter_rows(min_row=1, values_only=True), start=1):
+            cells = list(values)
+            while cells and (cells[-1] is None or (isinstance(cells[-1], str) and not cells[-1].strip())):
+                cells.pop()
+            rows.append((number, cells))
+        return rows
+    except UnreadableFile:
+        raise
+    except Exception as exc:
+        raise UnreadableFile("not_readable", f"not_readable: damaged worksheet ({type(exc).__name__}: {exc})")
+    finally:
+        wb.close()

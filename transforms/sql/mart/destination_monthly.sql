@@ -1,0 +1,32 @@
+-- mart.destination_monthly: where the outbound trade goes, per destination country and month
+-- of the dispatch's local date, with its share of the month and its growth.
+WITH months AS (
+    SELECT DISTINCT strftime(d, '%Y-%m') AS month FROM work.refresh_days
+),
+span AS (
+    SELECT (date_trunc('month', min(d)) - INTERVAL 12 MONTH)::DATE AS lo,
+           (date_trunc('month', max(d)) + INTERVAL 1 MONTH)::DATE AS hi
+    FROM work.refresh_days
+),
+monthly AS (
+    SELECT destination_country, strftime(dispatch_date, '%Y-%m') AS month,
+           date_trunc('month', dispatch_date)::DATE AS month_start,
+           count(*) AS items_dispatched
+    FROM core.dispatch, span
+    WHERE dispatch_date >= span.lo AND dispatch_date < span.hi
+      AND destination_country IS NOT NULL
+    GROUP BY ALL
+)
+SELECT
+    m.destination_country, m.month, m.items_dispatched,
+    m.items_dispatched / sum(m.items_dispatched) OVER (PARTITION BY m.month)::DOUBLE AS share,
+    m.items_dispatched / nullif(prev.items_dispatched, 0)::DOUBLE - 1 AS growth_mom,
+    m.items_dispatched / nullif(last_year.items_dispatched, 0)::DOUBLE - 1 AS growth_yoy
+FROM monthly m
+LEFT JOIN monthly prev
+  ON prev.destination_country = m.destination_country
+ AND prev.month_start = (m.month_start - INTERVAL 1 MONTH)::DATE
+LEFT JOIN monthly last_year
+  ON last_year.destination_country = m.destination_country
+ AND last_year.month_start = (m.month_start - INTERVAL 12 MONTH)::DATE
+QUALIFY m.month IN (SELECT month FROM months)

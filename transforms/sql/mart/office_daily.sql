@@ -1,0 +1,69 @@
+-- mart.office_daily: exchange office throughput and capacity per office, day and direction
+-- (feed A summed over mail classes); a day an expected office did not report is a row with
+-- reported = false and NULL measures.
+WITH days AS (
+    SELECT d FROM work.refresh_days
+    WHERE d >= (SELECT min(report_date) FROM core.exchange_office_rows)
+),
+daily AS (
+    SELECT office_code, report_date, direction,
+           sum(items_received) AS items_received, sum(items_dispatched) AS items_dispatched,
+           sum(items_presented) AS items_presented, sum(items_released) AS items_released,
+           sum(items_inspected) AS items_inspected, sum(items_held) AS items_held,
+           sum(items_returned) AS items_returned, sum(backlog_close) AS backlog_close
+    FROM core.exchange_office_rows
+    WHERE report_date BETWEEN (SELECT min(d) - 6 FROM days) AND (SELECT max(d) FROM days)
+    GROUP BY ALL
+),
+with_backlog AS (
+    SELECT *,
+           avg(items_dispatched) OVER (
+               PARTITION BY office_code, direction ORDER BY report_date
+               RANGE BETWEEN INTERVAL 6 DAYS PRECEDING AND CURRENT ROW) AS dispatched_mean_7d
+    FROM daily
+),
+expected AS (
+    SELECT o.office_code, d.d AS report_date
+    FROM days d JOIN core.offices o
+      ON o.office_type IN ('exchange_office', 'exchange_station')
+     AND d.d BETWEEN o.valid_from AND coalesce(o.valid_to, DATE '9999-12-31')
+),
+office_directions AS (
+    SELECT office_code, list(DISTINCT direction ORDER BY direction) AS directions
+    FROM core.exchange_office_rows GROUP BY ALL
+),
+missing AS (
+    SELECT e.office_code, e.report_date,
+           unnest(coalesce(od.directions, ['inbound', 'outbound'])) AS direction
+    FROM expected e
+    LEFT JOIN office_directions od USING (office_code)
+    WHERE NOT EXISTS (SELECT 1 FROM core.exchange_office_rows r
+                      WHERE r.office_code = e.office_code AND r.report_date = e.report_date)
+),
+grid AS (
+    SELECT b.*, true AS reported FROM with_backlog b WHERE report_date IN (SELECT d FROM days)
+    UNION ALL BY NAME
+    SELECT office_code, report_date, direction, false AS reported FROM missing
+),
+capacity AS (
+    SELECT g.*,
+           CASE WHEN g.direction = 'outbound' THEN o.capacity_out_per_day
+                ELSE o.capacity_in_per_day END AS capacity_per_day
+    FROM grid g
+    LEFT JOIN core.offices o
+      ON o.office_code = g.office_code
+     AND g.report_date BETWEEN o.valid_from AND coalesce(o.valid_to, DATE '9999-12-31')
+)
+SELECT
+    office_code, report_date, direction,
+    items_received, items_dispatched, items_presented, items_released, items_inspected,
+    items_held, items_returned, backlog_close,
+    capacity_per_day,
+    items_received / nullif(capacity_per_day, 0)::DOUBLE AS load_factor,
+    items_dispatched / nullif(capacity_per_day, 0)::DOUBLE AS utilization,
+    items_released / nullif(items_presented, 0)::DOUBLE AS release_rate,
+    items_inspected / nullif(items_presented, 0)::DOUBLE AS inspection_rate,
+    items_held / nullif(items_presented, 0)::DOUBLE AS hold_rate,
+    backlog_close / nullif(dispatched_mean_7d, 0)::DOUBLE AS backlog_days,
+    reported
+FROM capacity

@@ -1,0 +1,23 @@
+-- mart.quality_daily: per feed and day, the expectation results of the night that processed it
+-- and whether every expected office reported.
+WITH expectation_results AS (
+    SELECT feed, run_date AS report_date, rule AS check_name, expectation, column_name,
+           severity, success, observed AS observed_value, unexpected_count AS rows_failed,
+           NULL::VARCHAR AS offices_missing, suite
+    FROM core.quality_results
+),
+freshness AS (
+    SELECT 'exchange_office' AS feed, report_date,
+           coalesce(list(DISTINCT office_code ORDER BY office_code) FILTER (WHERE NOT reported), []) AS missing
+    FROM mart.office_daily GROUP BY ALL
+    UNION ALL
+    SELECT 'customs_centre', report_date,
+           coalesce(list(DISTINCT centre_code ORDER BY centre_code) FILTER (WHERE NOT reported), [])
+    FROM mart.centre_daily GROUP BY ALL
+)
+SELECT * FROM expectation_results
+UNION ALL
+SELECT feed, report_date, 'expected_offices_reported', 'freshness', NULL, 'warning',
+       len(missing) = 0, CAST(len(missing) AS VARCHAR), len(missing),
+       array_to_string(missing, ','), 'freshness'
+FROM freshness

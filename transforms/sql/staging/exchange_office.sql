@@ -1,0 +1,12 @@
+-- Feed A rows of the batch, typed by the readers, with the reference facts the rules need.
+CREATE OR REPLACE TABLE staging.exchange_office AS
+SELECT
+    row_number() OVER (ORDER BY r._file_id, r._line) AS _row_id,
+    r.*,
+    EXISTS (
+        SELECT 1 FROM work.offices o
+        WHERE o.office_code = r.office_code
+          AND o.office_type IN ('exchange_office', 'exchange_station')
+          AND r.report_date BETWEEN o.valid_from AND coalesce(o.valid_to, DATE '9999-12-31')
+    ) AS office_known
+FROM staging.raw_exchange_office r;
