@@ -22,19 +22,24 @@ def ensure_mart_tables(con: duckdb.DuckDBPyConnection) -> None:
                 con.execute(f'ALTER TABLE mart.{table} ADD COLUMN "{col}" {typ}')
 
 
+def refresh_table(con: duckdb.DuckDBPyConnection, table: str, run_date: date) -> int:
+    """Replace the rows of one mart that its refresh rule selects; returns the table's size."""
+    spec = mart_tables()[table]
+    columns = ", ".join(f'"{c}"' for c in spec["columns"])
+    con.execute("SET VARIABLE run_date = ?", [run_date])
+    con.execute(f"DELETE FROM mart.{table} WHERE {spec['refresh']}")
+    con.execute(f"INSERT INTO mart.{table} ({columns}) "
+                f"SELECT {columns} FROM ({sql_text(f'mart/{table}.sql')})")
+    return con.execute(f"SELECT count(*) FROM mart.{table}").fetchone()[0]
+
+
 def build_marts(con: duckdb.DuckDBPyConnection, run_date: date) -> dict:
     ensure_mart_tables(con)
     con.execute("BEGIN")
     try:
         run_sql(con, "mart/refresh_days.sql", run_date=run_date)
         days = con.execute("SELECT count(*), min(d), max(d) FROM work.refresh_days").fetchone()
-        counts = {}
-        for table, spec in mart_tables().items():
-            columns = ", ".join(f'"{c}"' for c in spec["columns"])
-            con.execute(f"DELETE FROM mart.{table} WHERE {spec['refresh']}")
-            con.execute(f"INSERT INTO mart.{table} ({columns}) "
-                        f"SELECT {columns} FROM ({sql_text(f'mart/{table}.sql')})")
-            counts[table] = con.execute(f"SELECT count(*) FROM mart.{table}").fetchone()[0]
+        counts = {table: refresh_table(con, table, run_date) for table in mart_tables()}
         con.execute("DELETE FROM core.pending_dates")
         con.execute("""INSERT OR REPLACE INTO core.runs (run_date, started_at, finished_at, status)
                        VALUES (?, now()::TIMESTAMP, now()::TIMESTAMP, 'built')""", [run_date])

@@ -12,6 +12,7 @@ from datetime import date
 import duckdb
 
 from transforms.db import SQL_DIR, run_sql, table_exists
+from transforms.marts import refresh_table
 
 BATCH_SUITES = [  # (staging table, suite, feed)
     ("staging.exchange_office", "staging_exchange_office", "exchange_office"),
@@ -61,6 +62,9 @@ def validate_batch(con: duckdb.DuckDBPyConnection, run_date: date) -> dict:
 
     con.execute("DELETE FROM staging.rule_failures; DELETE FROM staging.file_failures; "
                 "DELETE FROM staging.reference_accepted")
+    if not con.execute("SELECT count(*) FROM staging.batch_files").fetchone()[0]:
+        # Nothing new: keep the night's recorded results, so a rerun changes no published row.
+        return {"expectations_failed": 0, "rows_failing": 0, "files_failing": 0, "skipped": True}
     con.execute("DELETE FROM core.quality_results WHERE run_date = ?", [run_date])
     con.execute(f"CREATE OR REPLACE TABLE work.country_tz AS "
                 f"SELECT * FROM read_csv('{SQL_DIR / 'seeds' / 'country_tz.csv'}', header = true)")
@@ -100,6 +104,8 @@ def validate_marts(con: duckdb.DuckDBPyConnection, run_date: date) -> dict:
     from transforms import quality
 
     run_sql(con, "mart/checks.sql")
+    con.execute("DELETE FROM core.quality_results WHERE run_date = ? AND suite LIKE 'mart_%'",
+                [run_date])
     errors, warnings = [], []
     for table, suite in MART_SUITES:
         schema, name = table.split(".")
@@ -110,6 +116,8 @@ def validate_marts(con: duckdb.DuckDBPyConnection, run_date: date) -> dict:
         for o in outcomes:
             if not o.success:
                 (errors if o.severity == "error" else warnings).append(f"{suite}: {o.rule} ({o.column})")
+    # The published quality table shows tonight's mart results too.
+    refresh_table(con, "quality_daily", run_date)
     if errors:
         raise PublishBlocked("publish blocked by failed mart rules: " + "; ".join(errors))
     return {"warnings": warnings}

@@ -93,6 +93,11 @@ def simulate(ref: pl.DataFrame, start: date, days: int, scale: float, rng: np.ra
             foreign[m] = allowed[rng.integers(0, len(allowed), m.sum())]
     cls = np.where(export, rng.choice(3, n, p=[0.45, 0.3, 0.25]), rng.choice(3, n, p=[0.3, 0.35, 0.35]))
 
+    # --- day of the first event; customs slow down when volume peaks (queues build up) ---
+    w_day = daily_factor(start, days)
+    day = rng.choice(days, n, p=w_day / w_day.sum())
+    congestion = np.minimum((w_day / np.median(w_day)) ** 3, 4.0)[day]
+
     # --- timelines (seconds after the anchor) ---
     t = {}
     imp = ~export
@@ -100,7 +105,8 @@ def simulate(ref: pl.DataFrame, start: date, days: int, scale: float, rng: np.ra
     t["EDB"] = _ln(rng, 1.5, 0.6, n)
     retained_in = imp & (rng.random(n) < 0.03)
     t["EME"] = t["EDB"] + _ln(rng, 1.0, 0.5, n)
-    dwell_in = _ln(rng, 5.0, 0.8, n) + np.where(retained_in, _ln(rng, 60, 0.6, n), 0)
+    dwell_in = np.rint(_ln(rng, 5.0, 0.8, n) * congestion).astype(np.int64) \
+        + np.where(retained_in, _ln(rng, 60, 0.6, n), 0)
     t["EDC"] = t["EDB"] + dwell_in
     no_edc = imp & ~retained_in & (rng.random(n) < 0.01)  # released without an EDC: EMF counts
     t["EMF"] = t["EDC"] + _ln(rng, 3.0, 0.6, n)
@@ -109,7 +115,8 @@ def simulate(ref: pl.DataFrame, start: date, days: int, scale: float, rng: np.ra
     t["EXA"] = t["EMB"] + _ln(rng, 1.0, 0.6, n)
     retained_out = export & (rng.random(n) < 0.02)
     t["EXB"] = t["EXA"] + _ln(rng, 1.0, 0.5, n)
-    dwell_out = _ln(rng, 2.5, 0.8, n) + np.where(retained_out, _ln(rng, 48, 0.6, n), 0)
+    dwell_out = np.rint(_ln(rng, 2.5, 0.8, n) * congestion).astype(np.int64) \
+        + np.where(retained_out, _ln(rng, 48, 0.6, n), 0)
     t["EXC"] = t["EXA"] + dwell_out
     t["EMC"] = t["EXC"] + _ln(rng, 5.0, 0.7, n)
     leg = np.clip(rng.lognormal(np.log(3.5), 0.45, n), 1.0, 10.0)
@@ -118,8 +125,6 @@ def simulate(ref: pl.DataFrame, start: date, days: int, scale: float, rng: np.ra
 
     # --- anchors: local seconds since the period's first midnight at the Chinese office ---
     period = days * 24 * H
-    w_day = daily_factor(start, days)
-    day = rng.choice(days, n, p=w_day / w_day.sum())
     hour = rng.choice(24, n, p=HOURLY / HOURLY.sum())
     anchor = day * 24 * H + hour * H + rng.integers(0, H, n)
     overflow = anchor + span >= period

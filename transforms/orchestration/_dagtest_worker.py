@@ -27,6 +27,27 @@ def _redirect(path: Path | None, saved: tuple[int, int]) -> None:
     os.close(fd)
 
 
+def _fast_sqlite() -> None:
+    """WAL journal + synchronous=NORMAL on every SQLite connection of this process.
+
+    Registered on the Engine class before Airflow creates its engine. WAL also lets readers
+    (airflow CLI, UI) read while this process writes. Durable across process crashes; only an
+    OS crash can lose the last commits of the run history (SQLite metadata is a scratch DB for
+    the embedded default; the warehouse does not depend on it)."""
+    if os.environ.get("CLEARCAP_SQLITE_PRAGMAS", "1") != "1":
+        return
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    @event.listens_for(Engine, "connect")
+    def _pragmas(dbapi_conn, _record):  # noqa: ANN001
+        if type(dbapi_conn).__module__.startswith("sqlite3"):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+
 def main(argv: list[str]) -> int:
     first, last = date.fromisoformat(argv[0]), date.fromisoformat(argv[1])
     results, log_dir = Path(argv[2]), Path(argv[3])
@@ -35,6 +56,7 @@ def main(argv: list[str]) -> int:
 
     t0 = time.monotonic()
     _redirect(log_dir / "_setup.log", saved)
+    _fast_sqlite()
     import pendulum
     from sqlalchemy import select
 

@@ -43,21 +43,30 @@ def is_valid_s10(value: object) -> bool:
 
 
 def s10_sql_condition(column: sa.ColumnElement) -> sa.ColumnElement:
-    """Boolean SQL expression: ``column`` is a valid S10 identifier (NULL -> NULL)."""
+    """Boolean SQL expression: ``column`` is a valid S10 identifier (NULL -> NULL).
+
+    With s = the weighted serial sum, r = s mod 11 and C the check digit, C is right iff
+    r in 2..10 and C = 11 - r, i.e. (s + C) mod 11 = 0 with C in 1..9; or r = 1 and C = 0
+    (the 10 -> 0 case), i.e. (s + C) mod 11 = 1; or r = 0 and C = 5 (the 11 -> 5 case), i.e.
+    (s + C) mod 11 = 5. Encoded once as 10 * ((s + C) mod 11) + C in {1..9, 10, 55}: the sum is
+    computed once per row (a CASE over r, evaluating it three times, was 5x slower in DuckDB).
+    """
 
     def digit(pos: int) -> sa.ColumnElement:
         return sa.cast(sa.func.substr(column, pos, 1), sa.Integer)
 
-    terms = [digit(3 + i) * w for i, w in enumerate(S10_WEIGHTS)]
-    weighted = functools.reduce(operator.add, terms)
-    remainder = sa.func.mod(weighted, 11)
-    # C = 11 - r; C = 11 (r = 0) -> 5; C = 10 (r = 1) -> 0
-    check = sa.case({0: 5, 1: 0}, value=remainder, else_=11 - remainder)
+    check = digit(11)
+    terms = [digit(3 + i) * w for i, w in enumerate(S10_WEIGHTS)] + [check]
+    total = functools.reduce(operator.add, terms)
+    code = sa.func.mod(total, 11) * 10 + check
     # the CASE guard keeps the CASTs away from values that do not have the S10 shape
     return sa.case(
-        (sa.func.regexp_full_match(column, "[A-Z]{2}[0-9]{9}[A-Z]{2}"), digit(11) == check),
+        (sa.func.regexp_full_match(column, "[A-Z]{2}[0-9]{9}[A-Z]{2}"), code.in_(_VALID_CODES)),
         else_=sa.false(),
     )
+
+
+_VALID_CODES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 55]
 
 
 class ColumnValuesValidS10(ColumnMapMetricProvider):
