@@ -52,6 +52,7 @@ def cmd_run(args) -> int:
               f"{core['rows_duplicate']}; published {report['publish']['warehouse']} "
               f"in {sum(report['timings'].values()):.1f}s")
         day += timedelta(days=1)
+    print(f"Data Docs (quality report): {paths.datadocs_dir / 'index.html'}")
     return 0
 
 

@@ -47,7 +47,8 @@ class Paths:
 
     @property
     def datadocs_dir(self) -> Path:
-        return self.state_dir / "datadocs"
+        # Published beside the warehouse: the GX report of every night, readable offline.
+        return self.warehouse.with_name(self.warehouse.stem + "_datadocs")
 
     @property
     def dashboard(self) -> Path:

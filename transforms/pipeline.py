@@ -34,7 +34,7 @@ def load(paths: Paths, run_date: date, manifests: list[dict]) -> dict:
 
 def validate_batch(paths: Paths, run_date: date) -> dict:
     with state(paths) as con:
-        return validate.validate_batch(con, run_date)
+        return validate.validate_batch(con, run_date, paths)
 
 
 def build_core(paths: Paths, run_date: date) -> dict:
@@ -49,7 +49,7 @@ def build_marts(paths: Paths, run_date: date) -> dict:
 
 def validate_marts(paths: Paths, run_date: date) -> dict:
     with state(paths) as con:
-        return validate.validate_marts(con, run_date)
+        return validate.validate_marts(con, run_date, paths)
 
 
 def publish(paths: Paths, run_date: date) -> dict:

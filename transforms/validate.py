@@ -57,7 +57,18 @@ def _route(con, table: str, outcomes) -> None:
                 FROM {table} s WHERE s._row_id IN ({failing}) GROUP BY s._file_id""", [o.rule])
 
 
-def validate_batch(con: duckdb.DuckDBPyConnection, run_date: date) -> dict:
+def _datadocs(paths, run_date: date, step: str, report) -> str | None:
+    """GX Data Docs of one step, beside the warehouse, with an index of every night."""
+    from transforms import quality
+    from transforms.datadocs_index import write_index
+
+    out = paths.datadocs_dir / run_date.isoformat() / step
+    index = quality.build_data_docs(report, out, run_name=f"{run_date} {step}")
+    write_index(paths.datadocs_dir)
+    return str(index)
+
+
+def validate_batch(con: duckdb.DuckDBPyConnection, run_date: date, paths=None) -> dict:
     from transforms import quality
 
     con.execute("DELETE FROM staging.rule_failures; DELETE FROM staging.file_failures; "
@@ -65,31 +76,40 @@ def validate_batch(con: duckdb.DuckDBPyConnection, run_date: date) -> dict:
     if not con.execute("SELECT count(*) FROM staging.batch_files").fetchone()[0]:
         # Nothing new: keep the night's recorded results, so a rerun changes no published row.
         return {"expectations_failed": 0, "rows_failing": 0, "files_failing": 0, "skipped": True}
-    con.execute("DELETE FROM core.quality_results WHERE run_date = ?", [run_date])
+    con.execute("DELETE FROM core.quality_results WHERE run_date = ? AND suite NOT LIKE 'mart_%'",
+                [run_date])
     con.execute(f"CREATE OR REPLACE TABLE work.country_tz AS "
                 f"SELECT * FROM read_csv('{SQL_DIR / 'seeds' / 'country_tz.csv'}', header = true)")
-    failed = 0
+    checks = []
     if con.execute("SELECT count(*) FROM staging.raw_reference").fetchone()[0]:
+        # The reference decides what "known office" means for the rest: check it first.
         run_sql(con, "staging/reference.sql")
         outcomes = quality.validate(con, "staging.reference", "staging_reference")
         _route(con, "staging.reference", outcomes)
         _record(con, run_date, "staging_reference", "reference", outcomes)
         accepted = not con.execute("SELECT count(*) FROM staging.file_failures").fetchone()[0]
         con.execute("INSERT INTO staging.reference_accepted VALUES (?)", [accepted])
+        checks.append(("staging.reference", "staging_reference"))
     run_sql(con, "staging/offices_effective.sql")
     if not con.execute("SELECT count(*) FROM work.offices").fetchone()[0]:
         raise RuntimeError("no usable reference/offices.csv: deliver one that passes its rules "
                            "(see mart.quarantine) before the feeds can be checked")
     for model in ("exchange_office", "customs_centre", "item_events"):
         run_sql(con, f"staging/{model}.sql")
-    for table, suite, feed in BATCH_SUITES:
-        outcomes = quality.validate(con, table, suite)
-        _route(con, table, outcomes)
-        _record(con, run_date, suite, feed, outcomes)
-        failed += sum(not o.success for o in outcomes)
+    report = quality.validate_many(con, checks + [(t, s) for t, s, _ in BATCH_SUITES])
+    feeds = {t: f for t, _, f in BATCH_SUITES}
+    failed = 0
+    for run in report.runs:
+        if run.table == "staging.reference":
+            continue  # routed above
+        _route(con, run.table, run.outcomes)
+        _record(con, run_date, run.suite_name, feeds[run.table], run.outcomes)
+        failed += sum(not o.success for o in run.outcomes)
     rows = con.execute("SELECT count(*) FROM staging.rule_failures").fetchone()[0]
     files = con.execute("SELECT count(DISTINCT _file_id) FROM staging.file_failures").fetchone()[0]
-    return {"expectations_failed": failed, "rows_failing": rows, "files_failing": files}
+    docs = _datadocs(paths, run_date, "batch", report) if paths else None
+    return {"expectations_failed": failed, "rows_failing": rows, "files_failing": files,
+            "data_docs": docs}
 
 
 MART_SUITES = [
@@ -100,24 +120,25 @@ MART_SUITES = [
 ]
 
 
-def validate_marts(con: duckdb.DuckDBPyConnection, run_date: date) -> dict:
+def validate_marts(con: duckdb.DuckDBPyConnection, run_date: date, paths=None) -> dict:
     from transforms import quality
 
     run_sql(con, "mart/checks.sql")
     con.execute("DELETE FROM core.quality_results WHERE run_date = ? AND suite LIKE 'mart_%'",
                 [run_date])
+    checks = [(t, s) for t, s in MART_SUITES if table_exists(con, *t.split("."))]
+    report = quality.validate_many(con, checks, id_column=None)
     errors, warnings = [], []
-    for table, suite in MART_SUITES:
-        schema, name = table.split(".")
-        if not table_exists(con, schema, name):
-            continue
-        outcomes = quality.validate(con, table, suite, id_column=None)
-        _record(con, run_date, suite, table, outcomes)
-        for o in outcomes:
+    for run in report.runs:
+        _record(con, run_date, run.suite_name, run.table, run.outcomes)
+        for o in run.outcomes:
             if not o.success:
-                (errors if o.severity == "error" else warnings).append(f"{suite}: {o.rule} ({o.column})")
+                (errors if o.severity == "error" else warnings).append(
+                    f"{run.suite_name}: {o.rule} ({o.column}) observed {o.observed.get('unexpected_count')}")
     # The published quality table shows tonight's mart results too.
     refresh_table(con, "quality_daily", run_date)
+    docs = _datadocs(paths, run_date, "marts", report) if paths else None
     if errors:
-        raise PublishBlocked("publish blocked by failed mart rules: " + "; ".join(errors))
-    return {"warnings": warnings}
+        raise PublishBlocked("publish blocked by failed mart rules: " + "; ".join(errors)
+                             + (f" (Data Docs: {docs})" if docs else ""))
+    return {"warnings": warnings, "data_docs": docs}

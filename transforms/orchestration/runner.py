@@ -165,7 +165,111 @@ def _latest_run_id(env: dict[str, str], day: date) -> str | None:
     return row[0] if row else None
 
 
-# -- (c) `airflow backfill create` + scheduler + dag-processor ------------------------------
+# -- (c) `airflow backfill create` + scheduler + dag-processor + api-server ------------------
 
-def _run_backfill(days: list[date], env: dict[str, str], progress) -> list[DayResult]:
-    raise NotImplementedError
+def _query(env: dict[str, str], sql: str, args: tuple = ()) -> list[tuple]:
+    con = sqlite3.connect(f"file:{_sqlite_path(env)}?mode=ro", uri=True, timeout=30)
+    try:
+        return con.execute(sql, args).fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        con.close()
+
+
+def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    fh = open(log, "w")
+    return subprocess.Popen([_airflow_bin(), *args], env=env, cwd=env["AIRFLOW_HOME"], stdout=fh,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for p in procs:  # each was started in its own session: signal its process group only
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    for p in procs:
+        try:
+            p.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+
+
+def _run_backfill(days: list[date], env: dict[str, str], progress, timeout_s: float = 3600) -> list[DayResult]:
+    """Start api-server (tasks call its execution API), scheduler and dag-processor; create a
+    backfill over the range (logical dates D 02:00+08:00, both ends included); wait; stop."""
+    log_dir = _log_dir(env)
+    env = dict(env, AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME="0.2",
+               AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5")
+    procs = [_start(["api-server"], env, log_dir / "api-server.log"),
+             _start(["dag-processor"], env, log_dir / "dag-processor.log")]
+    t0 = time.monotonic()
+    out: list[DayResult] = []
+    try:
+        while not _query(env, "select 1 from serialized_dag where dag_id=?", (DAG_ID,)):
+            if time.monotonic() - t0 > 120:
+                raise RuntimeError(f"dag-processor did not register {DAG_ID}; log: {log_dir}")
+            time.sleep(0.5)
+        procs.append(_start(["scheduler"], env, log_dir / "scheduler.log"))
+        subprocess.run([_airflow_bin(), "dags", "unpause", DAG_ID], env=env, check=True, capture_output=True)
+        first, last = days[0].isoformat(), days[-1].isoformat()
+        bf = subprocess.run([_airflow_bin(), "backfill", "create", "--dag-id", DAG_ID,
+                             "--from-date", f"{first}T02:00:00+08:00", "--to-date", f"{last}T02:00:00+08:00",
+                             "--reprocess-behavior", "completed", "--max-active-runs", "1"],
+                            env=env, capture_output=True, text=True)
+        (log_dir / "backfill-create.log").write_text(bf.stdout + bf.stderr)
+        if bf.returncode != 0:
+            raise RuntimeError(f"airflow backfill create failed; log: {log_dir / 'backfill-create.log'}")
+        backfill_id = _query(env, "select max(id) from backfill where dag_id=?", (DAG_ID,))[0][0]
+        reported: set[str] = set()
+        started = time.monotonic()
+        while len(reported) < len(days):
+            if time.monotonic() - started > timeout_s:
+                raise RuntimeError(f"backfill {backfill_id} timed out; logs: {log_dir}")
+            rows = _query(env, "select run_id, state, logical_date, start_date, end_date from dag_run "
+                               "where backfill_id=? order by logical_date", (backfill_id,))
+            for run_id, state, logical, start, end in rows:
+                if run_id in reported or state not in ("success", "failed"):
+                    continue
+                reported.add(run_id)
+                day = _local_day(logical)
+                tasks = _task_states(env, run_id)
+                secs = _seconds(start, end)
+                r = DayResult(day, run_id, state, secs, str(log_dir / "scheduler.log"), tasks)
+                if state != "success":
+                    r.log = _task_log(env, run_id, r.failed_tasks()) or r.log
+                out.append(r)
+                progress(r)
+                if state != "success":
+                    raise AirflowRunError(r)
+            time.sleep(0.5)
+    finally:
+        subprocess.run([_airflow_bin(), "dags", "pause", DAG_ID], env=env, capture_output=True)
+        _stop(procs)
+    return sorted(out, key=lambda r: r.operating_day)
+
+
+def _local_day(logical: str) -> date:
+    import pendulum
+
+    return pendulum.parse(logical).in_timezone("Asia/Shanghai").date()
+
+
+def _seconds(start: str | None, end: str | None) -> float:
+    import pendulum
+
+    if not (start and end):
+        return 0.0
+    return round((pendulum.parse(end) - pendulum.parse(start)).total_seconds(), 3)
+
+
+def _task_log(env: dict[str, str], run_id: str, task_ids: list[str]) -> str | None:
+    """Newest log file of the first failed task of a run executed by an executor."""
+    base = Path(env.get("AIRFLOW__LOGGING__BASE_LOG_FOLDER") or Path(env["AIRFLOW_HOME"]) / "logs")
+    for task_id in task_ids:
+        hits = sorted(base.glob(f"dag_id={DAG_ID}/run_id={run_id}/task_id={task_id}/**/*.log"),
+                      key=lambda p: p.stat().st_mtime)
+        if hits:
+            return str(hits[-1])
+    return None

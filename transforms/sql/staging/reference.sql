@@ -12,6 +12,6 @@ SELECT
         WHERE o._file_id = r._file_id AND o.office_code = r.office_code AND o._line <> r._line
           AND o.valid_from <= coalesce(r.valid_to, DATE '9999-12-31')
           AND r.valid_from <= coalesce(o.valid_to, DATE '9999-12-31')
-    ) AS overlaps,
+    ) AS "overlaps",
     r.tz IN (SELECT name FROM pg_timezone_names()) AS tz_known
 FROM raw r;

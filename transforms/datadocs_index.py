@@ -1,0 +1,24 @@
+"""A plain index page over the nightly Data Docs folders (GX builds one site per step)."""
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+
+
+def write_index(root: Path) -> Path:
+    nights = sorted((p for p in root.iterdir() if p.is_dir()), reverse=True) if root.is_dir() else []
+    items = []
+    for night in nights:
+        links = " · ".join(
+            f'<a href="{html.escape(night.name)}/{step}/index.html">{step}</a>'
+            for step in ("batch", "marts") if (night / step / "index.html").exists())
+        items.append(f"<li>{html.escape(night.name)}: {links}</li>")
+    page = ("<!doctype html><meta charset='utf-8'><title>clearcap Data Docs</title>"
+            "<h1>clearcap — Great Expectations Data Docs 数据质量报告</h1><ul>"
+            + "".join(items) + "</ul>")
+    target = root / "index.html"
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, target)
+    return target
