@@ -390,7 +390,10 @@ def office_daily(inp: Inputs, days: list[date]) -> pl.DataFrame:
                     "inspection_rate": _div(m["items_inspected"], m["items_presented"]),
                     "hold_rate": _div(m["items_held"], m["items_presented"]),
                     "backlog_days": _div(m["backlog_close"], mean7), "reported": True})
+    first_report = min((k[1] for k in daily), default=None)
     for d in days:
+        if first_report is None or d < first_report:
+            continue  # before the feed's first report ever (pipeline convention; spec is silent)
         for office in ref.expected(d, EXCHANGE_TYPES):
             if (office, d) in reported_days:
                 continue
@@ -426,7 +429,10 @@ def centre_daily(inp: Inputs, days: list[date]) -> pl.DataFrame:
                     "mean_release_h": _div(r["release_hours_total"], r["declarations_released"]),
                     "load_factor": _div(_sum(lodged[(r["centre_code"], d, r["direction"])]), cap),
                     "reported": True})
+    first_report = min((r["report_date"] for r in rows), default=None)
     for d in days:
+        if first_report is None or d < first_report:
+            continue  # before the feed's first report ever (pipeline convention; spec is silent)
         for centre in ref.expected(d, (CENTRE_TYPE,)):
             if (centre, d) in reported:
                 continue
@@ -456,7 +462,7 @@ def clearance_items(inp: Inputs) -> pl.DataFrame:
             p = min(pres)
             cands = [t for t in codes.get(rel_code, ()) if t >= p]
             if not cands:
-                cands = [t for t in codes.get(fallback, ()) if t >= p]
+                cands = [t for t in codes.get(fallback, ()) if t > p]  # "after presented"
             r = min(cands) if cands else None
             dwell = (r - p).total_seconds() / 3600.0 if r is not None else None
             retained = r is not None and any(p <= t <= r for t in codes.get(hold, ()))
@@ -478,21 +484,30 @@ def _stats(dw: np.ndarray) -> dict:
 
 
 def customs_dwell_daily(clr: pl.DataFrame, days: list[date]) -> pl.DataFrame:
-    dayset = set(days)
+    """One row per office, direction and day from the office's first clearance day on (days
+    without releases carry n_released = 0, NULL statistics and the stock in customs)."""
     rel = clr.filter(pl.col("released").is_not_null())
     groups = defaultdict(list)
     for r in rel.iter_rows(named=True):
-        if r["release_date"] in dayset:
-            groups[(r["office_code"], r["release_date"], r["direction"])].append(r)
+        groups[(r["office_code"], r["release_date"], r["direction"])].append(r)
     by_od = defaultdict(list)
     for r in clr.iter_rows(named=True):
         by_od[(r["office_code"], r["direction"])].append((r["presented_date"], r["release_date"]))
     out = []
-    for (office, d, direction), rs in groups.items():
-        dw = np.array([r["dwell_h"] for r in rs], dtype=float)
-        open_ = sum(1 for pd, rd in by_od[(office, direction)] if pd <= d and (rd is None or rd > d))
-        out.append({"office_code": office, "release_date": d, "direction": direction, **_stats(dw),
-                    "n_retained": sum(1 for r in rs if r["retained"]), "in_customs_close": open_})
+    for (office, direction), spans in by_od.items():
+        first = min(min(pd for pd, _ in spans), min((rd for _, rd in spans if rd is not None), default=date.max))
+        for d in days:
+            if d < first:
+                continue
+            rs = groups.get((office, d, direction), [])
+            open_ = sum(1 for pd, rd in spans if pd <= d and (rd is None or rd > d))
+            if rs:
+                stats = _stats(np.array([r["dwell_h"] for r in rs], dtype=float))
+            else:
+                stats = {"n_released": 0, **{c: None for c in ("dwell_mean_h", "dwell_p50_h", "dwell_p90_h",
+                                                               "dwell_p95_h", "dwell_max_h", "share_within_24h")}}
+            out.append({"office_code": office, "release_date": d, "direction": direction, **stats,
+                        "n_retained": sum(1 for r in rs if r["retained"]), "in_customs_close": open_})
     return _frame(out, ["office_code", "release_date", "direction"])
 
 
@@ -672,3 +687,56 @@ def date_range(first: date, last: date) -> list[date]:
 
 
 __all__ = ["Inputs", "load_landing", "compute_marts", "outlook_row", "date_range", "s10_ok", "parse_ts"]
+
+
+# --------------------------------------------------------------------------- comparison
+
+MART_KEYS = {
+    "office_daily": ["office_code", "report_date", "direction"],
+    "customs_dwell_daily": ["office_code", "release_date", "direction"],
+    "centre_daily": ["centre_code", "report_date", "direction", "regime"],
+    "national_daily": ["report_date", "direction"],
+    "lane_weekly": ["origin_office", "destination_country", "iso_week"],
+    "destination_monthly": ["destination_country", "month"],
+    "capacity_outlook": ["office_code", "direction", "as_of_date"],
+}
+
+
+def read_mart(con, table: str) -> pl.DataFrame:
+    cur = con.execute(f"SELECT * FROM mart.{table}")
+    names = [d[0] for d in cur.description]
+    rows = cur.fetchall()
+    return pl.DataFrame([dict(zip(names, r)) for r in rows], infer_schema_length=None) if rows \
+        else pl.DataFrame(schema=names)
+
+
+def _same(a, b, rel: float) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, float) or isinstance(b, float):
+        if isinstance(a, float) and math.isnan(a) or isinstance(b, float) and math.isnan(b):
+            return False
+        return abs(a - b) <= rel * max(abs(a), abs(b)) + 1e-12
+    return a == b
+
+
+def compare(table: str, actual: pl.DataFrame, expected: pl.DataFrame, rel: float = 1e-9,
+            columns: list[str] | None = None) -> list[str]:
+    """Differences between the pipeline's mart rows and the reference rows, one line each."""
+    keys = MART_KEYS[table]
+    if expected.height == 0 and actual.height == 0:
+        return []
+    cols = columns or [c for c in expected.columns if c not in keys and c in actual.columns]
+    missing_cols = [c for c in expected.columns if c not in actual.columns]
+    problems = [f"{table}: column {c} missing in mart" for c in missing_cols]
+    a = {tuple(r[k] for k in keys): r for r in actual.iter_rows(named=True)}
+    e = {tuple(r[k] for k in keys): r for r in expected.iter_rows(named=True)}
+    for k in sorted(set(e) - set(a), key=str):
+        problems.append(f"{table}: key {k} expected but not in mart")
+    for k in sorted(set(a) - set(e), key=str):
+        problems.append(f"{table}: key {k} in mart but not expected ({ {c: a[k][c] for c in cols[:4]} })")
+    for k in sorted(set(a) & set(e), key=str):
+        for c in cols:
+            if not _same(a[k][c], e[k][c], rel):
+                problems.append(f"{table}: {k} {c}: mart={a[k][c]!r} expected={e[k][c]!r}")
+    return problems

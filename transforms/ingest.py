@@ -32,7 +32,9 @@ def ingest_file(paths: Paths, entry: dict) -> dict:
     base = _artifact_base(paths, entry)
     manifest_path = Path(str(base) + ".json")
     if manifest_path.exists():
-        return json.loads(manifest_path.read_text(encoding="utf-8"))
+        # Same bytes delivered again (another name, or a rerun): reuse the parsed output, but
+        # the manifest describes this delivery.
+        return {**json.loads(manifest_path.read_text(encoding="utf-8")), **entry}
 
     source = paths.landing / entry["path"]
     folder_date = date.fromisoformat(entry["folder_date"]) if entry["folder_date"] else None

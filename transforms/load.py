@@ -30,6 +30,7 @@ def _insert_parquet(con, table: str, files: list[str], path_column: str) -> None
     """Append the named Parquet files to table, tagged with their ledger file id and folder date."""
     if not files:
         return
+    files = sorted(set(files))  # identical deliveries share one Parquet; the join fans it out
     source = f"read_parquet({_sql_list(files)}, filename = true, union_by_name = true)"
     available = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
     target = _columns(con, table)
@@ -76,7 +77,7 @@ def stage_batch(con: duckdb.DuckDBPyConnection, run_date: date, manifests: list[
                 SELECT row_number() OVER (), bf._file_id, t._line, bf.feed, t."column",
                        -- sums of decimal weights carry float noise: compare at 0.0001
                        round(t.reported_total, 4), round(t.rows_sum, 4)
-                FROM read_parquet({_sql_list(tfiles)}, filename = true) t
+                FROM read_parquet({_sql_list(sorted(set(tfiles)))}, filename = true) t
                 JOIN staging.batch_files bf ON t.filename = bf.totals_path""")
         con.execute("COMMIT")
     except BaseException:

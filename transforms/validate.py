@@ -26,13 +26,24 @@ class PublishBlocked(RuntimeError):
     """An error-severity rule failed on a mart: the previous warehouse stays published."""
 
 
+def _stable(observed: dict) -> dict:
+    """GX samples the first 20 unexpected values it meets, which varies with thread timing:
+    keep the sample only when it is the whole set, sorted, so reruns record the same thing."""
+    out = dict(observed)
+    sample = out.pop("partial_unexpected_list", None)
+    if sample is not None and len(sample) >= (out.get("unexpected_count") or 0):
+        out["unexpected_values"] = sorted(sample, key=repr)
+    return out
+
+
 def _record(con, run_date: date, suite: str, feed: str, outcomes) -> None:
     for o in outcomes:
+        observed = _stable(o.observed)
         con.execute(
             "INSERT INTO core.quality_results VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)",
             [run_date, suite, feed, o.rule, o.expectation_type, o.column, o.severity, o.success,
-             json.dumps(o.observed, ensure_ascii=False, default=str),
-             o.observed.get("unexpected_count")])
+             json.dumps(observed, ensure_ascii=False, default=str),
+             observed.get("unexpected_count")])
 
 
 def _route(con, table: str, outcomes) -> None:

@@ -129,6 +129,16 @@ def _is_migrated(env: dict[str, str]) -> bool:
         return False
 
 
+def _set_wal(db: Path) -> None:
+    """WAL journal (persistent in the file): readers (CLI, UI) and the one writer of the
+    embedded default stop blocking each other; fewer 'database is locked' errors."""
+    con = sqlite3.connect(db, timeout=30)
+    try:
+        con.execute("PRAGMA journal_mode=WAL")
+    finally:
+        con.close()
+
+
 def ensure_airflow_db(env: dict[str, str]) -> bool:
     """Run `airflow db migrate` unless this home was already migrated by this Airflow version.
 
@@ -140,5 +150,6 @@ def ensure_airflow_db(env: dict[str, str]) -> bool:
         proc = subprocess.run([_airflow_bin(), "db", "migrate"], env=env, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"airflow db migrate failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        _set_wal(_sqlite_path(env))
         (home / _MIGRATED_MARKER).write_text(f"{metadata.version('apache-airflow-core')} {_sqlite_path(env)}\n")
         return True

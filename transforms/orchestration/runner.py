@@ -211,8 +211,6 @@ def _run_backfill(days: list[date], env: dict[str, str], progress, timeout_s: fl
             if time.monotonic() - t0 > 120:
                 raise RuntimeError(f"dag-processor did not register {DAG_ID}; log: {log_dir}")
             time.sleep(0.5)
-        procs.append(_start(["scheduler"], env, log_dir / "scheduler.log"))
-        subprocess.run([_airflow_bin(), "dags", "unpause", DAG_ID], env=env, check=True, capture_output=True)
         first, last = days[0].isoformat(), days[-1].isoformat()
         bf = subprocess.run([_airflow_bin(), "backfill", "create", "--dag-id", DAG_ID,
                              "--from-date", f"{first}T02:00:00+08:00", "--to-date", f"{last}T02:00:00+08:00",
@@ -221,6 +219,8 @@ def _run_backfill(days: list[date], env: dict[str, str], progress, timeout_s: fl
         (log_dir / "backfill-create.log").write_text(bf.stdout + bf.stderr)
         if bf.returncode != 0:
             raise RuntimeError(f"airflow backfill create failed; log: {log_dir / 'backfill-create.log'}")
+        procs.append(_start(["scheduler"], env, log_dir / "scheduler.log"))
+        subprocess.run([_airflow_bin(), "dags", "unpause", DAG_ID], env=env, check=True, capture_output=True)
         backfill_id = _query(env, "select max(id) from backfill where dag_id=?", (DAG_ID,))[0][0]
         reported: set[str] = set()
         started = time.monotonic()

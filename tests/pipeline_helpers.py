@@ -1,0 +1,73 @@
+"""Shared by the integration tests: demo landing zones, runs, and mart snapshots."""
+from __future__ import annotations
+
+import math
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+
+from transforms.config import Paths
+
+DAILY_MARTS = ["office_daily", "customs_dwell_daily", "centre_daily", "national_daily",
+               "lane_weekly", "destination_monthly", "capacity_outlook"]
+START = date(2026, 3, 2)
+
+
+def make_landing(root: Path, days: int = 6, scale: float = 0.02, seed: int = 11) -> Path:
+    from transforms.demo import generate
+
+    landing = root / "landing"
+    generate(landing, start=START, days=days, seed=seed, scale=scale)
+    return landing
+
+
+def day(n: int) -> date:
+    """Operating day n of the demo period (1-based)."""
+    return START + timedelta(days=n - 1)
+
+
+def paths_for(landing: Path, warehouse: Path) -> Paths:
+    return Paths.from_args(landing, warehouse)
+
+
+def _norm(v):
+    if isinstance(v, float):
+        return None if math.isnan(v) else float(f"{v:.9g}")
+    return v
+
+
+def snapshot(warehouse: Path, tables: list[str] | None = None,
+             drop: tuple[str, ...] = ("loaded_at", "first_seen_at", "file_id", "superseded_by")) -> dict:
+    """{table: sorted rows} of the published warehouse, opened read-only."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        names = tables or [r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'mart' "
+            "AND table_name <> 'publication' ORDER BY 1").fetchall()]
+        out = {}
+        for t in names:
+            cols = [r[0] for r in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'mart' AND table_name = ? "
+                "ORDER BY column_index", [t]).fetchall() if r[0] not in drop]
+            rows = con.execute(f"SELECT {', '.join(cols)} FROM mart.{t}").fetchall()
+            out[t] = sorted((tuple(_norm(v) for v in r) for r in rows), key=repr)
+        return out
+    finally:
+        con.close()
+
+
+def diff(a: dict, b: dict) -> dict:
+    """Tables whose rows differ, with a few example rows from each side."""
+    out = {}
+    for t in a:
+        sa, sb = set(a[t]), set(b.get(t, []))
+        if sa != sb or len(a[t]) != len(b.get(t, [])):
+            out[t] = {"only_left": sorted(sa - sb, key=repr)[:3], "only_right": sorted(sb - sa, key=repr)[:3],
+                      "sizes": (len(a[t]), len(b.get(t, [])))}
+    return out
+
+
+def copy_tree(src: Path, dst: Path) -> None:
+    shutil.copytree(src, dst, copy_function=shutil.copy2, dirs_exist_ok=True)
