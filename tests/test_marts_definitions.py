@@ -26,7 +26,7 @@ def _assert_same(con, expected: dict, tables=TABLES) -> None:
 
 # --------------------------------------------------------------------------- demo zone
 
-DEMO_START, DEMO_DAYS, DEMO_SEED, DEMO_SCALE = date(2026, 12, 10), 35, 20261210, 0.05
+DEMO_START, DEMO_DAYS, DEMO_SEED, DEMO_SCALE = date(2026, 12, 10), 30, 20261210, 0.03
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +37,9 @@ def demo(tmp_path_factory):
     landing, warehouse = root / "landing", root / "warehouse.duckdb"
     generate(landing, start=DEMO_START, days=DEMO_DAYS, seed=DEMO_SEED, scale=DEMO_SCALE)
     last = DEMO_START + timedelta(days=DEMO_DAYS - 1)
-    # One call over a range: its first night catches up on the first 31 days of files (a first
-    # deployment), the next four are ordinary nights (keeps the test under a minute).
-    run_clearcap(landing, warehouse, last - timedelta(days=4), last)
+    # One call over a range: its first night catches up on the first 28 days of files (a first
+    # deployment), the next two are ordinary nights (keeps the test short).
+    run_clearcap(landing, warehouse, last - timedelta(days=2), last)
     expected = R.compute_marts(R.load_landing(landing), R.date_range(DEMO_START, last))
     con = open_published(warehouse)
     yield con, expected
@@ -67,8 +67,8 @@ def test_demo_reference_is_not_vacuous(demo):
 # --------------------------------------------------------------------------- handmade zone
 
 H_FIRST, H_LAST = date(2026, 11, 28), date(2027, 1, 4)
-CATCH_UP = date(2026, 12, 29)          # night 1 loads everything up to here
-PHASE2_BEFORE = date(2027, 1, 2)        # files of phase 2 appear before this night
+CATCH_UP = date(2026, 12, 31)          # night 1 loads everything up to here
+PHASE2_BEFORE = date(2027, 1, 1)        # files of phase 2 appear before this night
 CN = timezone(timedelta(hours=8))
 
 OFFICES = """office_code,office_type,name_zh,name_en,province,city,tz,capacity_in_per_day,capacity_out_per_day,valid_from,valid_to
@@ -366,7 +366,6 @@ def handmade(tmp_path_factory):
     landing, warehouse = root / "landing", root / "warehouse.duckdb"
     write_phase2, phase2 = build_handmade(landing)
     run_clearcap(landing, warehouse, CATCH_UP)
-    run_clearcap(landing, warehouse, CATCH_UP + timedelta(days=1), PHASE2_BEFORE - timedelta(days=1))
     write_phase2()
     run_clearcap(landing, warehouse, PHASE2_BEFORE, H_LAST)
     inp = R.load_landing(landing, run_of=lambda rel, day: 1 if rel in phase2 else 0)
@@ -407,6 +406,17 @@ def test_handmade_reference_encodes_the_spec(handmade):
     assert _row(dm, destination_country="US", month="2027-01")["growth_mom"] is not None
     assert not _row(od, office_code="CNYIWA", report_date=date(2026, 12, 31), direction="inbound")["reported"]
     assert _row(od, office_code="CNBJSA", report_date=date(2027, 1, 1), direction="inbound")["capacity_per_day"] == 1500
+    assert _row(od, office_code="CNBJSA", report_date=date(2026, 12, 31), direction="outbound")["capacity_per_day"] == 2000
+    assert _row(od, office_code="CNYIWA", report_date=date(2026, 12, 28), direction="inbound")["capacity_per_day"] == 450
+    # redeliveries: CNSHAA 12-29 from the later run (factor 0.5), 12-30 the corrected file without
+    # transit, 12-31 the first file (the second failed its total row)
+    assert _row(od, office_code="CNSHAA", report_date=date(2026, 12, 29), direction="inbound")["items_received"] == \
+        sum(r[2] for r in _office_rows("CNSHAA", date(2026, 12, 29), 31, 0.5) if r[0] == "inbound")
+    assert od.filter((od["office_code"] == "CNSHAA") & (od["report_date"] == date(2026, 12, 30))).height == 2
+    assert _row(od, office_code="CNSHAA", report_date=date(2026, 12, 31), direction="inbound")["items_received"] == \
+        sum(r[2] for r in _office_rows("CNSHAA", date(2026, 12, 31), 33) if r[0] == "inbound")
+    assert _row(od, office_code="CNURCA", report_date=date(2026, 12, 27), direction="inbound")["reported"]
+    assert _row(od, office_code="CNBJSA", report_date=date(2026, 12, 29), direction="transit")["release_rate"] is None
 
 
 @pytest.mark.parametrize("table", TABLES)

@@ -41,7 +41,7 @@ def _fast_sqlite() -> None:
 
     @event.listens_for(Engine, "connect")
     def _pragmas(dbapi_conn, _record):  # noqa: ANN001
-        if type(dbapi_conn).__module__.startswith("sqlite3"):
+        if "sqlite" in type(dbapi_conn).__module__:  # sqlite3 and the aiosqlite adapter
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")

@@ -1,0 +1,61 @@
+"""One real Airflow run of clearance_nightly for one demo day (temp landing zone, temp
+AIRFLOW_HOME with SQLite metadata), through the same runner as the main job."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import date
+
+import pytest
+
+from transforms.orchestration import DAG_ID, airflow_env, ensure_airflow_db, run_days
+
+pytestmark = pytest.mark.airflow
+
+DAY = date(2026, 3, 2)
+
+
+def test_one_day_through_airflow(tmp_path):
+    demo = pytest.importorskip("transforms.demo")
+    landing, warehouse = tmp_path / "landing", tmp_path / "out" / "warehouse.duckdb"
+    demo.generate(landing, start=DAY, days=2, scale=0.02)
+    env = airflow_env(tmp_path / "airflow", landing, warehouse)
+
+    assert ensure_airflow_db(env) is True
+    assert ensure_airflow_db(env) is False  # idempotent, no second migrate
+
+    [result] = run_days(DAY, DAY, env, progress=None)
+    assert result.state == "success", result
+
+    con = sqlite3.connect(tmp_path / "airflow" / "airflow.db")
+    try:
+        runs = con.execute("select run_id, state, conf from dag_run where dag_id=?", (DAG_ID,)).fetchall()
+        assert [(r[0], r[1]) for r in runs] == [(result.run_id, "success")]
+        assert json.loads(runs[0][2])["operating_day"] == DAY.isoformat()
+        states = dict(con.execute("select task_id, max(state) from task_instance where run_id=? group by task_id",
+                                  (result.run_id,)).fetchall())
+        planned = json.loads(con.execute("select value from xcom where run_id=? and task_id='plan'",
+                                         (result.run_id,)).fetchone()[0])
+        ingest = con.execute("select map_index, state from task_instance where run_id=? and task_id='ingest'",
+                             (result.run_id,)).fetchall()
+    finally:
+        con.close()
+
+    for task_id in ("plan", "load", "validate_batch", "build_core", "build_marts", "validate_marts", "publish"):
+        assert states[task_id] == "success", (task_id, states)
+    assert states["dashboard"] in ("success", "skipped")
+    # one mapped ingest instance per planned file, all successful
+    assert len(planned) > 1
+    assert sorted(i for i, _ in ingest) == list(range(len(planned)))
+    assert {s for _, s in ingest} == {"success"}
+    assert all(not p["path"].endswith((".part", ".tmp")) for p in planned)
+    assert all(p["folder_date"] is None or p["folder_date"] <= DAY.isoformat() for p in planned)
+
+    # the warehouse was published: a DuckDB file analysts open read-only, with schema mart
+    assert warehouse.is_file()
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as db:
+        tables = {r[0] for r in db.execute(
+            "select table_name from information_schema.tables where table_schema='mart'").fetchall()}
+    assert {"office_daily", "national_daily"} <= tables
