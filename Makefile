@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DAYS ?= 90
+NIGHTS ?= 7
 export CLEARCAP_LANDING ?= $(CURDIR)/var/landing
 export CLEARCAP_WAREHOUSE ?= $(CURDIR)/var/warehouse.duckdb
 
@@ -20,14 +21,16 @@ $(STAMP): pyproject.toml requirements.lock
 venv: $(STAMP)
 
 # Main job: demo feeds for the last $(DAYS) days, then the nightly DAG through real Airflow
-# (SQLite metadata under var/airflow) for every one of those days, then the morning summary.
+# (SQLite metadata under var/airflow) for each of the last $(NIGHTS) nights (the first of them
+# catches up every earlier day), then the morning summary.
 demo: $(STAMP)
 	@set -e; \
 	start=$$($(PY) -c "import datetime as d; print(d.date.today() - d.timedelta(days=$(DAYS)))"); \
 	end=$$($(PY) -c "import datetime as d; print(d.date.today() - d.timedelta(days=1))"); \
 	if [ ! -d "$$CLEARCAP_LANDING/exchange_office/$$end" ]; then \
 	  $(VENV)/bin/clearcap demo --landing "$$CLEARCAP_LANDING" --start $$start --days $(DAYS); fi; \
-	$(PY) -m transforms.orchestration run --from $$start --to $$end; \
+	first=$$($(PY) -c "import datetime as d; print(d.date.today() - d.timedelta(days=$(NIGHTS)))"); \
+	$(PY) -m transforms.orchestration run --from $$first --to $$end; \
 	$(VENV)/bin/clearcap summary --warehouse "$$CLEARCAP_WAREHOUSE"; \
 	echo; echo "Warehouse (open read-only): $$CLEARCAP_WAREHOUSE"; \
 	echo "Dashboard: $$(dirname $$CLEARCAP_WAREHOUSE)/warehouse_dashboard.html"

@@ -64,21 +64,23 @@ with DAG(
 ) as dag:
 
     @task
-    def plan() -> list[dict]:
-        """Files new or changed since they were last loaded, up to the operating day."""
+    def plan() -> list[list[dict]]:
+        """Files new or changed since they were last loaded, up to the operating day, in
+        groups of similar size (CLEARCAP_INGEST_CHUNKS groups: one mapped ingest task each)."""
         from transforms import pipeline
 
         paths, day = _run_args()
-        return pipeline.plan(paths, day)
+        return pipeline.plan_chunks(paths, day)
 
-    @task(queue=INGEST_QUEUE, map_index_template="{{ ingest_file }}")
-    def ingest(entry: dict) -> dict:
-        """Read and check ONE file; writes its own parquet + manifest (mapped, parallel-safe)."""
+    @task(queue=INGEST_QUEUE, map_index_template="{{ ingest_label }}")
+    def ingest(entries: list[dict]) -> list[dict]:
+        """Read and check a group of files; each file writes its own parquet + manifest
+        (named by content hash), so mapped instances run in parallel on any worker."""
         from transforms import pipeline
 
-        get_current_context()["ingest_file"] = entry["path"]  # label of the mapped instance in the UI
+        get_current_context()["ingest_label"] = f"{len(entries)} files: {entries[0]['path']} ..."
         paths, _ = _run_args()
-        return pipeline.ingest_file(paths, entry)
+        return pipeline.ingest_files(paths, entries)
 
     @task(trigger_rule="none_failed")  # runs when no file was planned (ingest mapped to 0)
     def load(manifests) -> dict:
@@ -86,7 +88,7 @@ with DAG(
         from transforms import pipeline
 
         paths, day = _run_args()
-        return pipeline.load(paths, day, list(manifests or []))
+        return pipeline.load(paths, day, [m for group in (manifests or []) for m in group])
 
     @task
     def validate_batch() -> dict:
@@ -142,7 +144,7 @@ with DAG(
         out = build_dashboard(published["warehouse"], str(paths.dashboard))
         return {"dashboard": str(out if out is not None else paths.dashboard)}
 
-    manifests = ingest.expand(entry=plan())
+    manifests = ingest.expand(entries=plan())
     loaded = load(manifests)
     published = publish()
     loaded >> validate_batch() >> build_core() >> build_marts() >> validate_marts() >> published

@@ -44,12 +44,14 @@ def test_one_day_through_airflow(tmp_path):
     for task_id in ("plan", "load", "validate_batch", "build_core", "build_marts", "validate_marts", "publish"):
         assert states[task_id] == "success", (task_id, states)
     assert states["dashboard"] in ("success", "skipped")
-    # one mapped ingest instance per planned file, all successful
-    assert len(planned) > 1
+    # one mapped ingest instance per planned group of files, all successful
+    files = [entry for group in planned for entry in group]
+    assert len(planned) == 2 and len(files) > 2  # CLEARCAP_INGEST_CHUNKS default
     assert sorted(i for i, _ in ingest) == list(range(len(planned)))
     assert {s for _, s in ingest} == {"success"}
-    assert all(not p["path"].endswith((".part", ".tmp")) for p in planned)
-    assert all(p["folder_date"] is None or p["folder_date"] <= DAY.isoformat() for p in planned)
+    assert all(not p["path"].endswith((".part", ".tmp")) for p in files)
+    assert all(p["folder_date"] is None or p["folder_date"] <= DAY.isoformat() for p in files)
+    assert (tmp_path / "out" / "warehouse_dashboard.html").is_file()
 
     # the warehouse was published: a DuckDB file analysts open read-only, with schema mart
     assert warehouse.is_file()

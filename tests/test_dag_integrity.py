@@ -91,7 +91,7 @@ def test_tasks_and_dependencies(probe):
         "publish": ["dashboard"],
         "dashboard": [],
     }
-    assert probe["mapped"] == ["ingest"]  # one mapped instance per planned file
+    assert probe["mapped"] == ["ingest"]  # one mapped instance per planned group of files
     assert probe["trigger_rules"]["load"] == "none_failed"  # 0 files: ingest skipped, load still runs
 
 

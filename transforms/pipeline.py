@@ -7,10 +7,15 @@ from contextlib import contextmanager
 from datetime import date
 
 from transforms import core_build, load as load_mod, marts, validate
+import os
+
 from transforms.config import Paths
 from transforms.db import connect_state
 from transforms.ingest import ingest_file  # noqa: F401  (a step of its own)
 from transforms.landing import plan_files
+
+
+INGEST_CHUNKS = int(os.environ.get("CLEARCAP_INGEST_CHUNKS", "2"))
 
 
 @contextmanager
@@ -25,6 +30,24 @@ def state(paths: Paths):
 def plan(paths: Paths, run_date: date) -> list[dict]:
     with state(paths) as con:
         return plan_files(con, paths.landing, run_date)
+
+
+def plan_chunks(paths: Paths, run_date: date, chunks: int | None = None) -> list[list[dict]]:
+    """The planned files in at most `chunks` groups of similar size: one mapped ingest task
+    each, so a day with thousands of files costs a few task starts, not thousands."""
+    entries = plan(paths, run_date)
+    n = max(1, min(chunks or INGEST_CHUNKS, len(entries)))
+    groups: list[list[dict]] = [[] for _ in range(n)]
+    sizes = [0] * n
+    for entry in sorted(entries, key=lambda e: -e["size"]):
+        i = sizes.index(min(sizes))
+        groups[i].append(entry)
+        sizes[i] += entry["size"]
+    return [g for g in groups if g]
+
+
+def ingest_files(paths: Paths, entries: list[dict]) -> list[dict]:
+    return [ingest_file(paths, e) for e in entries]
 
 
 def load(paths: Paths, run_date: date, manifests: list[dict]) -> dict:

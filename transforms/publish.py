@@ -47,7 +47,11 @@ def publish(con: duckdb.DuckDBPyConnection, paths: Paths, run_date: date) -> dic
         con.execute("CREATE TABLE pub.mart.publication AS SELECT ?::DATE AS run_date, "
                     "?::TIMESTAMP AS published_at", [run_date, published_at])
         con.execute("COMMENT ON TABLE pub.mart.publication IS "
-                    "'When this warehouse was published and for which operating day (UTC time)'")
+                    "'When this warehouse was published and for which operating day'")
+        con.execute("COMMENT ON COLUMN pub.mart.publication.run_date IS "
+                    "'Operating day of the nightly run that published this file'")
+        con.execute("COMMENT ON COLUMN pub.mart.publication.published_at IS "
+                    "'When this file was published (UTC)'")
         con.execute("CHECKPOINT pub")
     finally:
         con.execute("DETACH pub")
