@@ -18,6 +18,10 @@ One writer at a time: max_active_runs=1, and only `load` .. `publish` write the 
 the mapped `ingest` tasks each write their own files (named by content hash), so they may run
 in parallel on any worker (queue CLEARCAP_INGEST_QUEUE, e.g. Celery workers). Every task is
 idempotent, so retries are safe.
+
+Alerts: after `publish`, the run's rows of mart.alerts go to the webhook / SMTP connections
+`clearcap_alerts_webhook` / `clearcap_alerts_smtp` (each off when not configured); a failed run
+notifies too (transforms.notify, imported only when a callback runs).
 """
 from __future__ import annotations
 
@@ -36,6 +40,19 @@ def _run_args():
     from transforms.orchestration.runtime import run_args
 
     return run_args()
+
+
+def _notify_published(context):
+    """Alerts of the run -> webhook / e-mail (transforms.notify; off when not configured)."""
+    from transforms.notify import on_published
+
+    on_published(context)
+
+
+def _notify_failed(context):
+    from transforms.notify import on_failed
+
+    on_failed(context)
 
 
 with DAG(
@@ -60,6 +77,7 @@ with DAG(
                            description="Published DuckDB file (default: CLEARCAP_WAREHOUSE)"),
     },
     tags=["clearcap", "nightly", "duckdb", "great-expectations"],
+    on_failure_callback=_notify_failed,
     doc_md=__doc__,
 ) as dag:
 
@@ -119,7 +137,7 @@ with DAG(
         paths, day = _run_args()
         return pipeline.validate_marts(paths, day)
 
-    @task
+    @task(on_success_callback=_notify_published)
     def publish() -> dict:
         """Atomically replace the published warehouse."""
         from transforms import pipeline

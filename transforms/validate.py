@@ -128,6 +128,9 @@ MART_SUITES = [
     ("mart.customs_dwell_daily", "mart_customs_dwell_daily"),
     ("mart.centre_daily", "mart_centre_daily"),
     ("mart_checks.national_vs_offices", "mart_national_daily"),
+    ("mart.reconciliation_daily", "mart_reconciliation_daily"),
+    ("mart_checks.event_order", "mart_event_order"),
+    ("mart_checks.centre_releases", "mart_centre_releases"),
 ]
 
 
