@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DAYS ?= 90
-NIGHTS ?= 7
+NIGHTS ?= 30
 export CLEARCAP_LANDING ?= $(CURDIR)/var/landing
 export CLEARCAP_WAREHOUSE ?= $(CURDIR)/var/warehouse.duckdb
 

@@ -62,6 +62,9 @@ def _numeric(text: str) -> bool:
     return text.replace(",", "").replace(".", "").replace("-", "").isdigit()
 
 
+ALERTS_SHOWN = 15
+
+
 def briefing(con: duckdb.DuckDBPyConnection, day: date | None) -> str:
     day = day or con.execute("SELECT max(report_date) FROM mart.national_daily").fetchone()[0]
     if day is None:
@@ -101,9 +104,18 @@ def briefing(con: duckdb.DuckDBPyConnection, day: date | None) -> str:
         ORDER BY 1""", [day, day]).fetchall()
     out.append(", ".join(r[0] for r in rows) or "none 无")
     out += ["", "Alerts 告警"]
+    counts = con.execute("""SELECT kind, count(*) FILTER (WHERE severity = 'critical'), count(*)
+                            FROM mart.alerts WHERE as_of_date = ? GROUP BY kind ORDER BY 3 DESC""",
+                         [day]).fetchall()
+    out.append(format_table(["kind 类型", "critical 严重", "all 全部"], counts))
     rows = con.execute("""SELECT severity, kind, message_zh, message_en FROM mart.alerts
-                          WHERE as_of_date = ? ORDER BY severity, kind, office_code""", [day]).fetchall()
+                          WHERE as_of_date = ?
+                          ORDER BY severity = 'critical' DESC, value DESC NULLS LAST, office_code
+                          LIMIT ?""", [day, ALERTS_SHOWN]).fetchall()
     out.extend(f"[{s}] {zh} | {en}" for s, _k, zh, en in rows)
+    total = sum(c[2] for c in counts)
+    if total > len(rows):
+        out.append(f"... {total - len(rows)} more 更多: SELECT * FROM mart.alerts WHERE as_of_date = '{day}'")
     if not rows:
         out.append("none 无")
     return "\n".join(out)

@@ -47,9 +47,15 @@ FROM busy, run
 UNION ALL
 SELECT run.run_day, CASE WHEN days_left <= 30 THEN 'critical' ELSE 'warning' END,
        office_code, 'capacity_breach', days_left::DOUBLE, 180,
-       format('{} {}：预计 {} 达到 85% 产能（{} 天后）', office_code, direction, breach_date, days_left),
-       format('{} {}: projected to reach 85% of capacity on {} ({} days)', office_code, direction,
-              breach_date, days_left)
+       CASE WHEN days_left = 0
+            THEN format('{} {}：28 日均量已达 85% 产能', office_code, direction)
+            ELSE format('{} {}：预计 {} 达到 85% 产能（{} 天后）', office_code, direction, breach_date, days_left)
+       END,
+       CASE WHEN days_left = 0
+            THEN format('{} {}: 28-day mean already at 85% of capacity or more', office_code, direction)
+            ELSE format('{} {}: projected to reach 85% of capacity on {} ({} days)', office_code,
+                        direction, breach_date, days_left)
+       END
 FROM breach, run
 UNION ALL
 SELECT run.run_day, 'warning', office_code, 'customs_slow', share_within_24h, 0.80,

@@ -1,0 +1,166 @@
+"""Measuring helpers: machine description, child processes with peak RSS, the DuckDB floor,
+dashboard query latency."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import psutil
+
+
+def machine() -> dict:
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "cpu_model": cpu,
+            "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(), "duckdb": duckdb.__version__,
+            "platform": platform.platform()}
+
+
+def load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def run_child(args: list[str], interval: float = 0.05) -> dict:
+    """Run `python -m <args>`; sample the RSS of its process tree; returns seconds and peaks."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", *args])
+    peak = {"tree": 0}
+    stop = threading.Event()
+
+    def sample():
+        try:
+            root = psutil.Process(proc.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not stop.is_set():
+            total = 0
+            try:
+                procs = [root] + root.children(recursive=True)
+            except psutil.NoSuchProcess:
+                break
+            for p in procs:
+                try:
+                    total += p.memory_info().rss
+                except psutil.NoSuchProcess:
+                    pass
+            peak["tree"] = max(peak["tree"], total)
+            stop.wait(interval)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    rc = proc.wait()
+    stop.set()
+    th.join()
+    seconds = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if rc != 0:
+        raise RuntimeError(f"child {' '.join(args)} exited {rc}")
+    return {"seconds": round(seconds, 3), "peak_rss_tree_mb": round(peak["tree"] / 2**20, 1),
+            # largest single child so far (kB on Linux); only meaningful when it grew in this call
+            "maxrss_children_mb": round(max(after, before) / 1024, 1)}
+
+
+def _q(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def floor(landing: Path, day: str, db_path: Path, memory_limit: str, threads: int) -> dict:
+    """DuckDB alone: the day's event files into one table (read_json / read_csv), and every
+    report read with read_csv (xlsx and files read_csv cannot decode are counted, not read)."""
+    if db_path.exists():
+        db_path.unlink()
+    con = duckdb.connect(str(db_path))
+    con.execute(f"SET memory_limit = '{memory_limit}'; SET threads = {threads}; "
+                "SET enable_progress_bar = false")
+    ev = sorted((landing / "item_events" / day).iterdir())
+    jsonl = [str(p) for p in ev if ".jsonl" in p.name and "resend" not in p.name and not p.name.endswith(".part")]
+    csv = [str(p) for p in ev if ".csv" in p.name and not p.name.endswith(".part")]
+    out = {}
+    t0 = time.perf_counter()
+    parts = []
+    if jsonl:
+        parts.append(f"SELECT * FROM read_json([{', '.join(map(_q, jsonl))}], format = 'newline_delimited')")
+    if csv:
+        parts.append(f"SELECT * FROM read_csv([{', '.join(map(_q, csv))}], header = true)")
+    con.execute("CREATE TABLE events AS " + " UNION ALL BY NAME ".join(parts))
+    con.execute("CHECKPOINT")
+    out["events_s"] = round(time.perf_counter() - t0, 3)
+    out["events_rows"] = con.execute("SELECT count(*) FROM events").fetchone()[0]
+    out["event_files"] = len(jsonl) + len(csv)
+    t0 = time.perf_counter()
+    read, skipped = 0, []
+    for feed in ("exchange_office", "customs_centre"):
+        for p in sorted((landing / feed / day).iterdir()):
+            if p.suffix != ".csv":
+                skipped.append(p.name)
+                continue
+            try:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE r AS SELECT * FROM read_csv({_q(str(p))}, all_varchar = true)")
+                read += 1
+            except duckdb.Error:
+                skipped.append(p.name)
+    out["reports_s"] = round(time.perf_counter() - t0, 3)
+    out["reports_read"], out["reports_skipped"] = read, len(skipped)
+    out["total_s"] = round(out["events_s"] + out["reports_s"], 3)
+    con.close()
+    return out
+
+
+DATE_COLUMNS = ("report_date", "release_date", "day", "date", "week_start", "month", "month_start")
+SITE_COLUMNS = ("office_code", "centre_code")
+
+
+def dashboard_queries(warehouse: Path, reps: int) -> dict:
+    """Each mart with a site column and a date column: SELECT * filtered by its busiest site and
+    its latest month, `reps` times on one read-only connection; median and p95 in ms."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    tables = [r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'mart' ORDER BY 1").fetchall()]
+    out = {}
+    for t in tables:
+        cols = [r[0] for r in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'mart' AND table_name = ?", [t]).fetchall()]
+        site = next((c for c in SITE_COLUMNS if c in cols), None)
+        when = next((c for c in DATE_COLUMNS if c in cols), None)
+        if not site or not when:
+            continue
+        row = con.execute(f'SELECT "{site}", date_trunc(\'month\', max("{when}")::DATE) FROM mart."{t}" '
+                          f'GROUP BY 1 ORDER BY count(*) DESC LIMIT 1').fetchone()
+        if not row:
+            continue
+        site_v, month = row
+        sql = (f'SELECT * FROM mart."{t}" WHERE "{site}" = ? AND "{when}" >= ?::DATE '
+               f'AND "{when}" < ?::DATE + INTERVAL 1 MONTH ORDER BY "{when}"')
+        lat = []
+        n = 0
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            n = len(con.execute(sql, [site_v, month, month]).fetchall())
+            lat.append((time.perf_counter() - t0) * 1000)
+        lat.sort()
+        out[t] = {"rows": n, "site": site_v, "month": str(month), "median_ms": round(statistics.median(lat), 2),
+                  "p95_ms": round(lat[min(len(lat) - 1, int(0.95 * len(lat)))], 2)}
+    con.close()
+    return out
+
+
+def dump(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str))
