@@ -123,39 +123,64 @@ def floor(landing: Path, day: str, db_path: Path, memory_limit: str, threads: in
     return out
 
 
-DATE_COLUMNS = ("report_date", "release_date", "day", "date", "week_start", "month", "month_start")
-SITE_COLUMNS = ("office_code", "centre_code")
+# Dashboard marts: (site column or None, time column, kind of time column). The site is the mart's
+# busiest one; the month is the latest month in the mart.
+DASHBOARD = {
+    "office_daily": ("office_code", "report_date", "date"),
+    "centre_daily": ("centre_code", "report_date", "date"),
+    "customs_dwell_daily": ("office_code", "release_date", "date"),
+    "reconciliation_daily": ("office_code", "report_date", "date"),
+    "capacity_outlook": ("office_code", "as_of_date", "date"),
+    "alerts": ("office_code", "as_of_date", "date"),
+    "national_daily": (None, "report_date", "date"),
+    "lane_weekly": ("origin_office", "iso_week", "iso_week"),
+    "destination_monthly": ("destination_country", "month", "month"),
+}
+
+
+def _month_filter(when: str, kind: str) -> tuple[str, str]:
+    """(SQL condition on ?-month, SQL giving the latest month of the mart as a DATE)."""
+    if kind == "date":
+        return (f'"{when}" >= ?::DATE AND "{when}" < ?::DATE + INTERVAL 1 MONTH',
+                f'date_trunc(\'month\', max("{when}"))::DATE')
+    if kind == "iso_week":  # weeks that have a day in the month
+        return (f'"{when}" IN (SELECT DISTINCT strftime(d, \'%G-W%V\') FROM range(?::DATE, '
+                f'?::DATE + INTERVAL 1 MONTH, INTERVAL 1 DAY) t(d))',
+                # Jan 4 is in ISO week 1; + 7 (w - 1) days lands in week w
+                f'date_trunc(\'month\', max(strptime(left("{when}", 4) || \'-01-04\', \'%Y-%m-%d\')::DATE '
+                f'+ 7 * (right("{when}", 2)::INT - 1)))::DATE')
+    return (f'"{when}" = strftime(?::DATE, \'%Y-%m\') AND ?::DATE IS NOT NULL',
+            f'max(strptime("{when}" || \'-01\', \'%Y-%m-%d\'))::DATE')
 
 
 def dashboard_queries(warehouse: Path, reps: int) -> dict:
-    """Each mart with a site column and a date column: SELECT * filtered by its busiest site and
-    its latest month, `reps` times on one read-only connection; median and p95 in ms."""
+    """Each dashboard mart filtered by one site (office, centre, origin office or destination)
+    and one month, `reps` times on one read-only connection; median and p95 in ms."""
     con = duckdb.connect(str(warehouse), read_only=True)
-    tables = [r[0] for r in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'mart' ORDER BY 1").fetchall()]
+    have = {r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'mart'").fetchall()}
     out = {}
-    for t in tables:
-        cols = [r[0] for r in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'mart' AND table_name = ?", [t]).fetchall()]
-        site = next((c for c in SITE_COLUMNS if c in cols), None)
-        when = next((c for c in DATE_COLUMNS if c in cols), None)
-        if not site or not when:
+    for t, (site, when, kind) in DASHBOARD.items():
+        if t not in have:
             continue
-        row = con.execute(f'SELECT "{site}", date_trunc(\'month\', max("{when}")::DATE) FROM mart."{t}" '
-                          f'GROUP BY 1 ORDER BY count(*) DESC LIMIT 1').fetchone()
-        if not row:
+        cond, latest = _month_filter(when, kind)
+        month = con.execute(f'SELECT {latest} FROM mart."{t}"').fetchone()[0]
+        if month is None:
             continue
-        site_v, month = row
-        sql = (f'SELECT * FROM mart."{t}" WHERE "{site}" = ? AND "{when}" >= ?::DATE '
-               f'AND "{when}" < ?::DATE + INTERVAL 1 MONTH ORDER BY "{when}"')
-        lat = []
-        n = 0
+        args = [month, month]
+        if site:
+            site_v = con.execute(f'SELECT "{site}" FROM mart."{t}" GROUP BY 1 ORDER BY count(*) DESC, 1 '
+                                 'LIMIT 1').fetchone()[0]
+            cond = f'"{site}" = ? AND ' + cond
+            args = [site_v] + args
+        sql = f'SELECT * FROM mart."{t}" WHERE {cond} ORDER BY ALL'
+        lat, n = [], 0
         for _ in range(reps):
             t0 = time.perf_counter()
-            n = len(con.execute(sql, [site_v, month, month]).fetchall())
+            n = len(con.execute(sql, args).fetchall())
             lat.append((time.perf_counter() - t0) * 1000)
         lat.sort()
-        out[t] = {"rows": n, "site": site_v, "month": str(month), "median_ms": round(statistics.median(lat), 2),
+        out[t] = {"rows": n, "filter": [str(x) for x in args[:-1]], "median_ms": round(statistics.median(lat), 2),
                   "p95_ms": round(lat[min(len(lat) - 1, int(0.95 * len(lat)))], 2)}
     con.close()
     return out

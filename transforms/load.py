@@ -48,7 +48,7 @@ def stage_batch(con: duckdb.DuckDBPyConnection, run_date: date, manifests: list[
     try:
         # A run that died before build_core left 'staged' rows: its files are planned again.
         con.execute("DELETE FROM core.ledger WHERE status = 'staged'")
-        run_sql(con, "staging/raw_tables.sql")
+        run_sql(con, "staging/raw_tables.sql", run_date=run_date)
         for order, m in enumerate(manifests):
             file_id = con.execute("SELECT nextval('core.file_id_seq')").fetchone()[0]
             err = m.get("file_error") or [None, None]

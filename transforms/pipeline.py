@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from datetime import date
 
 from transforms import core_build, load as load_mod, marts, validate
+import fcntl
 import os
 
 from transforms.config import Paths
@@ -20,11 +21,26 @@ INGEST_CHUNKS = int(os.environ.get("CLEARCAP_INGEST_CHUNKS", "2"))
 
 @contextmanager
 def state(paths: Paths):
-    con = connect_state(paths)
-    try:
-        yield con
-    finally:
-        con.close()
+    """The state database, for one writer at a time: a second process waits for the lock
+    instead of failing on DuckDB's own file lock."""
+    paths.state_dir.mkdir(parents=True, exist_ok=True)
+    with open(paths.state_dir / "writer.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        con = connect_state(paths)
+        try:
+            yield con
+        finally:
+            con.close()
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _same_batch(con, run_date: date) -> None:
+    """Steps after `load` work on the batch it staged: refuse another night's batch, which
+    would mean two runs interleaved (Airflow's max_active_runs does not cover backfills)."""
+    staged = con.execute("SELECT any_value(run_date) FROM staging.batch_meta").fetchone()[0]
+    if staged is not None and staged != run_date:
+        raise RuntimeError(f"the staged batch belongs to the night of {staged}, not {run_date}: "
+                           f"another run interleaved; run the night of {run_date} again")
 
 
 def plan(paths: Paths, run_date: date) -> list[dict]:
@@ -57,11 +73,13 @@ def load(paths: Paths, run_date: date, manifests: list[dict]) -> dict:
 
 def validate_batch(paths: Paths, run_date: date) -> dict:
     with state(paths) as con:
+        _same_batch(con, run_date)
         return validate.validate_batch(con, run_date, paths)
 
 
 def build_core(paths: Paths, run_date: date) -> dict:
     with state(paths) as con:
+        _same_batch(con, run_date)
         return core_build.build_core(con, run_date)
 
 

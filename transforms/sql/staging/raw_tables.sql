@@ -1,4 +1,5 @@
 -- The run's batch, as the readers typed it. Replaced by every load.
+CREATE OR REPLACE TABLE staging.batch_meta AS SELECT getvariable('run_date')::DATE AS run_date;
 CREATE OR REPLACE TABLE staging.batch_files (
     _file_id BIGINT, path VARCHAR, feed VARCHAR, folder_date DATE, mtime DOUBLE,
     file_order BIGINT, rows_path VARCHAR, quarantine_path VARCHAR, totals_path VARCHAR,
