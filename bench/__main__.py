@@ -146,6 +146,7 @@ def main(argv=None) -> int:
     ratios = {
         "run_over_floor": round(run_s / res["floor"]["total_s"], 2),
         "read_over_floor": round(stages["read (ingest)"] / res["floor"]["events_s"], 2),
+        "run_over_floor_cpu": round(child["cpu_s"] / max(res["floor"]["cpu_s"], 1e-6), 2),
         "peak_rss_gb": round(child["peak_rss_tree_mb"] / 1024, 2),
         "validation_share": round(val_s / run_s, 3),
         "gx_over_plain_sql": round(res["validation"]["gx_s"] / max(res["validation"]["plain_sql_s"], 1e-6), 1),
@@ -165,6 +166,8 @@ def main(argv=None) -> int:
           f"{res['machine']['nproc']} cores, load {res['load_start']} -> {res['load_end']}")
     print(f"  floor (DuckDB CTAS events + reports)  {res['floor']['total_s']:8.1f} s")
     print(f"  nightly run                            {run_s:8.1f} s   run/floor      {ratios['run_over_floor']:6.2f}  (target <= 3)")
+    print(f"  CPU seconds: run {child['cpu_s']} (incl. interpreter start and imports) / floor "
+          f"{res['floor']['cpu_s']}          run/floor CPU  {ratios['run_over_floor_cpu']:6.2f}")
     for k, v in stages.items():
         print(f"    {k:<16} {v:8.1f} s   {res['stage_share'][k]:6.1%} of run")
     print(f"  read (ingest) / floor events           {ratios['read_over_floor']:8.2f}")

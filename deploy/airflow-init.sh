@@ -24,9 +24,7 @@ mkdir -p /opt/airflow/logs /opt/airflow/auth /data/warehouse
 chown -R "$uid:0" /opt/airflow/logs /opt/airflow/auth /data/warehouse
 chmod 0750 /opt/airflow/auth
 
-gosu_airflow() { setpriv --reuid="$uid" --regid=0 --init-groups "$@" 2>/dev/null || su -s /bin/bash -c "$(printf '%q ' "$@")" airflow; }
-
-gosu_airflow airflow db migrate
+setpriv --reuid="$uid" --regid=0 --clear-groups airflow db migrate
 
 python - <<'PY'
 import json, os

@@ -40,6 +40,9 @@ def build_marts(con: duckdb.DuckDBPyConnection, run_date: date) -> dict:
         run_sql(con, "mart/refresh_days.sql", run_date=run_date)
         days = con.execute("SELECT count(*), min(d), max(d) FROM work.refresh_days").fetchone()
         counts = {table: refresh_table(con, table, run_date) for table in mart_tables()}
+        if days[0]:
+            con.execute("DELETE FROM core.mart_validation; "
+                        "INSERT INTO core.mart_validation VALUES ('pending')")
         con.execute("DELETE FROM core.pending_dates")
         con.execute("""INSERT OR REPLACE INTO core.runs (run_date, started_at, finished_at, status)
                        VALUES (?, now()::TIMESTAMP, now()::TIMESTAMP, 'built')""", [run_date])

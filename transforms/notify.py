@@ -48,6 +48,10 @@ def get_connection(conn_id: str | None):
     """The Airflow connection, or None when it is not configured (the channel is off)."""
     if not conn_id:
         return None
+    import os
+
+    if os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}", None) == "":
+        return None  # set but empty (docker-compose passes unset settings as ""): off
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
 

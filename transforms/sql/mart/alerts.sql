@@ -32,7 +32,8 @@ missing AS (
 quarantined AS (
     SELECT path, feed, message FROM core.ledger, run
     WHERE ledger.run_date = run.run_day AND status = 'quarantined'
-)
+),
+alerts AS (
 SELECT run.run_day AS as_of_date, CASE WHEN value > 1 THEN 'critical' ELSE 'warning' END AS severity,
        office_code, kind, value, 0.85 AS threshold,
        format('{} {}：{} {:.2f}，超过 85%', office_code, direction,
@@ -72,3 +73,5 @@ SELECT run.run_day, 'warning', NULL, 'file_quarantined', NULL, NULL,
        format('文件已隔离：{}（{}）', path, message),
        format('file quarantined: {} ({})', path, message)
 FROM quarantined, run
+)
+SELECT *, message_zh || ' / ' || message_en AS message FROM alerts

@@ -51,5 +51,5 @@ FROM mart.centre_daily c
 LEFT JOIN mart.centre_daily p
   ON p.centre_code = c.centre_code AND p.direction = c.direction AND p.regime = c.regime
  AND p.report_date = c.report_date - 1
-WHERE c.reported AND c.report_date IN (SELECT d FROM work.refresh_days)
+WHERE c.reported
   AND c.declarations_released IS NOT NULL AND c.declarations_lodged IS NOT NULL;

@@ -1,3 +1,3 @@
 -- mart.quarantine: every quarantined row or file.
-SELECT file_id, feed, path, line, rule, detail, raw, run_date
+SELECT file_id, feed, path, regexp_extract(path, '[^/]+$') AS file, line, rule, detail, raw, run_date
 FROM core.quarantine

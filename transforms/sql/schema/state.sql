@@ -101,3 +101,7 @@ CREATE TABLE IF NOT EXISTS core.quality_results (
 CREATE TABLE IF NOT EXISTS core.clearance_daily (
     office_code VARCHAR, direction VARCHAR, day DATE, n_presented BIGINT, n_released BIGINT
 );
+
+-- Whether the marts as they stand passed their suites: a rerun that changed nothing keeps the
+-- night's recorded results instead of re-checking (and re-recording) unchanged tables.
+CREATE TABLE IF NOT EXISTS core.mart_validation (status VARCHAR);

@@ -1,0 +1,130 @@
+"""docker-compose.yml, Dockerfile and .env.example: the Airflow 3 compose layout, the shared
+environment block with the production tier's settings, volumes, health checks, no secrets.
+(The docker client here has no compose plugin and there is no engine: when `docker compose`
+is available, `docker compose config` validates the file too.)"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from transforms.orchestration.production import COMPOSE_SETTINGS
+
+REPO = Path(__file__).resolve().parents[1]
+AIRFLOW_SERVICES = {"airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
+                    "airflow-triggerer", "airflow-worker", "airflow-worker-writer"}
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return yaml.safe_load((REPO / "docker-compose.yml").read_text())
+
+
+def test_services_follow_airflow3_layout(compose):
+    services = compose["services"]
+    assert {"postgres", "redis", "flower", *AIRFLOW_SERVICES} <= set(services)
+    assert services["flower"]["profiles"] == ["flower"]
+    for name in AIRFLOW_SERVICES | {"flower"}:
+        assert services[name]["image"].startswith("${CLEARCAP_IMAGE"), name
+        assert services[name]["build"]["dockerfile"] == "Dockerfile", name
+    cmd = {n: " ".join(services[n].get("command") or []) for n in services}
+    assert cmd["airflow-apiserver"] == "airflow api-server"
+    assert cmd["airflow-scheduler"] == "airflow scheduler"
+    assert cmd["airflow-dag-processor"] == "airflow dag-processor"
+    assert cmd["airflow-triggerer"] == "airflow triggerer"
+    assert "celery worker --queues ingest " in cmd["airflow-worker"]
+    assert "--queues writer,ingest" in cmd["airflow-worker-writer"]
+    # scalable: no fixed container_name / hostname / host port on the ingest worker
+    assert not {"container_name", "hostname", "ports"} & set(services["airflow-worker"])
+    # everything waits for a successful airflow-init
+    for name in AIRFLOW_SERVICES - {"airflow-init"}:
+        assert services[name]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+    init = (REPO / "deploy" / "airflow-init.sh").read_text()
+    assert "airflow db migrate" in init and "AIRFLOW_ADMIN_PASSWORD" in init
+
+
+def test_shared_environment_block(compose):
+    common = compose["x-airflow-common"]["environment"]
+    for key, value in COMPOSE_SETTINGS.items():
+        if key == "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK":
+            continue
+        assert str(common[key]) == value, key
+    assert common["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert common["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
+    assert common["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
+    assert common["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://")
+    assert common["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
+    for key in ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY", "AIRFLOW__CORE__FERNET_KEY"):
+        assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", common[key]), key  # required, from .env
+    assert common["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] == "False"  # login required
+    # every Airflow service gets the same block (YAML merge of x-airflow-common)
+    for name in AIRFLOW_SERVICES:
+        env = compose["services"][name]["environment"]
+        assert all(env[k] == v for k, v in common.items()), name
+
+
+def test_volumes_local_and_reader_read_only(compose):
+    common_vols = compose["x-airflow-common"]["volumes"]
+    assert "${CLEARCAP_LANDING_DIR:?set CLEARCAP_LANDING_DIR in .env}:/data/landing:ro" in common_vols
+    assert any(v.endswith(":/data/warehouse") for v in common_vols)
+    env = compose["x-airflow-common"]["environment"]
+    assert env["CLEARCAP_LANDING"] == "/data/landing"
+    assert env["CLEARCAP_WAREHOUSE"].startswith("/data/warehouse/")
+    reader = compose["services"]["reader"]
+    assert all(v.endswith(":ro") for v in reader["volumes"]) and reader["read_only"] is True
+    assert {"postgres-db", "airflow-logs"} <= set(compose["volumes"])
+    # ports published on loopback by default
+    for name, svc in compose["services"].items():
+        for port in svc.get("ports", []):
+            assert port.startswith(("127.0.0.1:", "${AIRFLOW_API_BIND:-127.0.0.1}:")), (name, port)
+
+
+def test_healthchecks(compose):
+    for name, svc in compose["services"].items():
+        if name == "airflow-init":
+            continue
+        assert "healthcheck" in svc and svc["healthcheck"]["test"], name
+    assert compose["services"]["postgres"]["healthcheck"]["test"][1] == "pg_isready"
+
+
+def test_no_secrets_in_repository(compose):
+    text = (REPO / "docker-compose.yml").read_text()
+    envs = [compose["x-airflow-common"]["environment"]] + [svc.get("environment") or {}
+                                                           for svc in compose["services"].values()]
+    for env in envs:
+        for key, value in env.items():
+            if re.search(r"PASSWORD|SECRET|FERNET|TOKEN|BASIC_AUTH|_CONN", key) and not key.endswith("_FILE"):
+                assert str(value).startswith("${") or "${" in str(value), (key, value)  # from .env only
+    assert "airflow:airflow@" not in text
+    example = (REPO / ".env.example").read_text()
+    for line in example.splitlines():
+        key, _, value = line.partition("=")
+        if re.search(r"PASSWORD|SECRET|FERNET_KEY|BASIC_AUTH|ALERTS_", key) and not key.startswith("#"):
+            assert value.split("#")[0].strip() == "", f".env.example has a value for {key}"
+    # every ${VAR} the compose file reads is documented in .env.example
+    used = set(re.findall(r"(?<!\$)\$\{([A-Z_][A-Z0-9_]*)", text))
+    documented = {ln.split("=", 1)[0] for ln in example.splitlines() if "=" in ln and not ln.startswith("#")}
+    assert used <= documented, sorted(used - documented)
+    docker = (REPO / "Dockerfile").read_text()
+    assert "pip install -c requirements.lock '.[postgres]'" in docker
+    assert not re.search(r"(?i)(password|secret)\s*=", docker)
+    ignore = (REPO / ".dockerignore").read_text().split()
+    assert {".env", ".venv", "var", ".git"} <= set(ignore)
+
+
+def test_docker_compose_config_when_available(tmp_path):
+    docker = shutil.which("docker")
+    if not docker or subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
+        pytest.skip("docker compose plugin not installed (docker client only); validated by the YAML checks above")
+    env = tmp_path / ".env"
+    env.write_text("\n".join(f"{k}=x" for k in ("CLEARCAP_LANDING_DIR", "CLEARCAP_WAREHOUSE_DIR", "POSTGRES_PASSWORD",
+                                                 "REDIS_PASSWORD", "AIRFLOW_JWT_SECRET", "AIRFLOW_API_SECRET_KEY",
+                                                 "AIRFLOW_FERNET_KEY", "AIRFLOW_ADMIN_PASSWORD",
+                                                 "FLOWER_BASIC_AUTH")) + "\n")
+    proc = subprocess.run([docker, "compose", "--env-file", str(env), "-f", str(REPO / "docker-compose.yml"),
+                           "config", "--quiet"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
