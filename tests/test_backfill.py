@@ -10,7 +10,6 @@ from datetime import date, timedelta
 import pytest
 
 from transforms.orchestration import DAG_ID, airflow_env, run_days
-from transforms.orchestration import runner as runner_mod
 from transforms.orchestration.production import free_port
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.timeout(480)]
