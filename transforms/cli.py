@@ -52,6 +52,9 @@ def cmd_run(args) -> int:
               f"{core['rows_duplicate']}; published {report['publish']['warehouse']} "
               f"in {sum(report['timings'].values()):.1f}s")
         day += timedelta(days=1)
+    from transforms.dashboard import build_dashboard
+
+    print(f"Dashboard: {build_dashboard(paths.warehouse, paths.dashboard)}")
     print(f"Data Docs (quality report): {paths.datadocs_dir / 'index.html'}")
     return 0
 
