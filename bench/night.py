@@ -36,7 +36,7 @@ def _wrap(obj, name: str, key, ) -> None:
 
 
 def instrument() -> None:
-    from transforms import pipeline, quality, validate
+    from transforms import core_build, load, marts, pipeline, quality, validate
 
     _wrap(pipeline, "ingest_file", lambda paths, entry: f"ingest.{entry['feed']}")
     _wrap(validate, "run_sql", lambda con, rel, **kw: f"validate.sql.{rel}")
@@ -44,6 +44,11 @@ def instrument() -> None:
     _wrap(validate, "_route", "validate.route_failures")
     _wrap(validate, "_record", "validate.record_results")
     _wrap(validate, "_datadocs", "validate.data_docs")
+    _wrap(core_build, "run_sql", lambda con, rel, **kw: f"build_core.sql.{rel}")
+    _wrap(load, "_insert_parquet", lambda con, table, files, col: f"load.insert.{table}")
+    _wrap(load, "run_sql", lambda con, rel, **kw: f"load.sql.{rel}")
+    if hasattr(marts, "run_sql"):
+        _wrap(marts, "run_sql", lambda con, rel, **kw: f"build_marts.sql.{rel}")
 
 
 def main(argv=None) -> None:

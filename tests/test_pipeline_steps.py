@@ -62,3 +62,57 @@ def test_failed_run_leaves_the_published_warehouse_untouched(landing, tmp_path):
     con = duckdb.connect(str(wh), read_only=True)
     assert con.execute("SELECT run_date FROM mart.publication").fetchone()[0] == day(2)
     con.close()
+
+
+def test_reference_with_an_unknown_time_zone_is_quarantined_and_the_run_carries_on(tmp_path):
+    landing = make_landing(tmp_path, days=2, scale=0.01, seed=4)
+    paths = paths_for(landing, tmp_path / "w.duckdb")
+    pipeline.run_night(paths, day(1))
+    ref = landing / "reference" / "offices.csv"
+    ref.write_text(ref.read_text(encoding="utf-8").replace("Asia/Urumqi", "Asia/Urumgi"), encoding="utf-8")
+    pipeline.run_night(paths, day(2))
+    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    status = con.execute("SELECT status, message FROM mart.load_ledger WHERE feed = 'reference' "
+                         "ORDER BY file_id DESC LIMIT 1").fetchone()
+    tz = con.execute("SELECT DISTINCT tz FROM mart.offices WHERE office_code = 'CNURCA'").fetchall()
+    published = con.execute("SELECT run_date FROM mart.publication").fetchone()[0]
+    con.close()
+    assert status[0] == "quarantined" and "unknown_time_zone" in status[1]
+    assert tz == [("Asia/Urumqi",)]  # the reference in force stays
+    assert published == day(2)
+
+
+def test_a_file_with_only_a_total_row_is_quarantined(tmp_path):
+    landing = make_landing(tmp_path, days=1, scale=0.01, seed=4)
+    folder = landing / "exchange_office" / day(1).isoformat()
+    (folder / "totals_only.csv").write_text(
+        "report_date,office_code,direction,mail_class,items_received\n  Total ,,,,500\n", encoding="utf-8")
+    paths = paths_for(landing, tmp_path / "w.duckdb")
+    pipeline.run_night(paths, day(1))
+    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    row = con.execute("SELECT status, message FROM mart.load_ledger WHERE path LIKE '%totals_only.csv'").fetchone()
+    con.close()
+    assert row[0] == "quarantined" and "total_mismatch" in row[1]
+
+
+def test_rerun_after_a_late_correction_refreshes_the_days_after_it(tmp_path):
+    landing = make_landing(tmp_path, days=5, scale=0.01, seed=4)
+    paths = paths_for(landing, tmp_path / "w.duckdb")
+    pipeline.run_night(paths, day(5))
+    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    office = con.execute("SELECT office_code FROM mart.office_daily WHERE reported AND report_date = ? "
+                         "AND direction = 'inbound' ORDER BY office_code LIMIT 1", [day(2)]).fetchone()[0]
+    con.close()
+    # a correction for day 2 that doubles the office's inbound reception, under a new name
+    (landing / "exchange_office" / day(2).isoformat() / "late_fix.csv").write_text(
+        "report_date,office_code,direction,mail_class,items_received,items_dispatched,backlog_close\n"
+        f"{day(2)},{office},inbound,U,900000,100,5000\n", encoding="utf-8")
+    pipeline.run_night(paths, day(5))  # the same night again, after the late file arrived
+    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    received = con.execute("SELECT items_received FROM mart.office_daily WHERE office_code = ? "
+                           "AND report_date = ? AND direction = 'inbound'", [office, day(2)]).fetchone()[0]
+    outlook = con.execute("SELECT max(mean_28d) FROM mart.capacity_outlook WHERE office_code = ? "
+                          "AND direction = 'inbound' AND as_of_date = ?", [office, day(5)]).fetchone()[0]
+    con.close()
+    assert received == 900000
+    assert outlook > 900000 / 5  # the window of day 5 includes the corrected day 2

@@ -76,7 +76,8 @@ def stage_batch(con: duckdb.DuckDBPyConnection, run_date: date, manifests: list[
                 INSERT INTO staging.report_totals
                 SELECT row_number() OVER (), bf._file_id, t._line, bf.feed, t."column",
                        -- sums of decimal weights carry float noise: compare at 0.0001
-                       round(t.reported_total, 4), round(t.rows_sum, 4)
+                       -- a total over no (parsable) data rows is compared with 0
+                       round(t.reported_total, 4), round(coalesce(t.rows_sum, 0), 4)
                 FROM read_parquet({_sql_list(sorted(set(tfiles)))}, filename = true) t
                 JOIN staging.batch_files bf ON t.filename = bf.totals_path""")
         con.execute("COMMIT")

@@ -34,7 +34,9 @@ def xlsx_grid(path: Path) -> list[GridRow]:
     import openpyxl
 
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        # Not read_only: merged cells (a date or office merged over several rows) are only
+        # visible in full mode. Report sheets are small.
+        wb = openpyxl.load_workbook(path, read_only=False, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, EOFError) as exc:
         raise UnreadableFile("not_readable", f"not_readable: not an xlsx workbook ({type(exc).__name__}: {exc})")
     except Exception as exc:  # openpyxl raises assorted types for damaged archives
@@ -42,10 +44,17 @@ def xlsx_grid(path: Path) -> list[GridRow]:
     try:
         if not wb.worksheets:
             raise UnreadableFile("not_readable", "not_readable: workbook has no worksheet")
+        sheet = wb.worksheets[0]
+        merged = {}  # (row, col) -> value of the merged range's top-left cell
+        for rng in sheet.merged_cells.ranges:
+            value = sheet.cell(rng.min_row, rng.min_col).value
+            for r in range(rng.min_row, rng.max_row + 1):
+                for c in range(rng.min_col, rng.max_col + 1):
+                    merged[(r, c)] = value
         rows = []
         # min_row=1 makes openpyxl yield empty rows for gaps, so enumerate gives sheet row numbers.
-        for number, values in enumerate(wb.worksheets[0].iter_rows(min_row=1, values_only=True), start=1):
-            cells = list(values)
+        for number, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
+            cells = [merged.get((number, col), v) for col, v in enumerate(values, start=1)]
             while cells and (cells[-1] is None or (isinstance(cells[-1], str) and not cells[-1].strip())):
                 cells.pop()
             rows.append((number, cells))

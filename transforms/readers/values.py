@@ -116,11 +116,12 @@ def parse_date(value) -> date | None:
         if 1 <= value < 2958466:
             return _EXCEL_EPOCH + timedelta(days=int(value))
         raise CellError(f"{value!r} is not a date")
-    s = _fold(str(value))
+    # keep one inner space: "2026/11/25 00:00" is how spreadsheets export a date cell to CSV
+    s = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", str(value))).strip()
     if s in NULL_MARKERS:
         return None
-    for pattern in (_DATE_SEP, _DATE_COMPACT, _DATE_ZH):
-        m = pattern.fullmatch(s)
+    for pattern, text in ((_DATE_SEP, s), (_DATE_COMPACT, s), (_DATE_ZH, s.replace(" ", ""))):
+        m = pattern.fullmatch(text)
         if m:
             return _make_date(*m.groups()[:3], value)
     raise CellError(f"{value!r} is not a date")
@@ -154,7 +155,16 @@ REGIMES.update({
     "跨境电商出口海外仓": "9810", "跨境电子商务出口海外仓": "9810",
     "保税电商": "1210", "保税跨境电子商务": "1210",
     "一般贸易": "0110",
+    # the official short names of the customs regime code table
+    "电子商务": "9610", "跨境贸易电子商务": "9610",
+    "跨境电商B2B出口": "9710", "跨境电子商务企业对企业直接出口": "9710",
+    "跨境电商出口海外仓": "9810", "跨境电子商务出口海外仓": "9810",
+    "保税跨境贸易电子商务": "1210", "保税电子商务": "1210",
+    "快件A": "KJ-A", "快件B": "KJ-B", "快件C": "KJ-C",
+    "KJA类": "KJ-A", "KJB类": "KJ-B", "KJC类": "KJ-C",
 })
+# "9610（电子商务）", "KJ-A 快件A类": a code leading a label
+_LEADING_CODE = re.compile(r"(9610|9710|9810|1210|0110|KJ-?[ABC])(?![0-9A-Z])")
 
 
 def _mapped(value, table: dict[str, str]) -> str | None:
@@ -180,4 +190,9 @@ def parse_regime(value) -> str | None:
     key = _label_key(value).replace("-", "").replace("_", "")
     if key.isdigit() and len(key) < 4:
         key = key.zfill(4)  # a spreadsheet turned 0110 into the number 110
-    return REGIMES.get(key, text)
+    if key in REGIMES:
+        return REGIMES[key]
+    m = _LEADING_CODE.match(_label_key(value))
+    if m:
+        return REGIMES[m.group(1).replace("-", "")]
+    return text

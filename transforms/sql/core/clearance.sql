@@ -12,7 +12,10 @@ DELETE FROM core.clearance WHERE item_id IN (SELECT item_id FROM work.touched_it
 
 INSERT INTO core.clearance
 WITH events AS (
+    -- customs at the offices of exchange of the reference, not at foreign offices or centres
     SELECT item_id, office_code, event_code, event_utc, event_local FROM work.touched_events
+    WHERE office_code IN (SELECT office_code FROM core.offices
+                          WHERE office_type IN ('exchange_office', 'exchange_station'))
 ),
 presented AS (
     SELECT item_id, office_code,

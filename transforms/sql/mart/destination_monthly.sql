@@ -8,18 +8,22 @@ span AS (
            (date_trunc('month', max(d)) + INTERVAL 1 MONTH)::DATE AS hi
     FROM work.refresh_days
 ),
-monthly AS (
+by_country AS (
     SELECT destination_country, strftime(dispatch_date, '%Y-%m') AS month,
            date_trunc('month', dispatch_date)::DATE AS month_start,
            count(*) AS items_dispatched
     FROM core.dispatch, span
     WHERE dispatch_date >= span.lo AND dispatch_date < span.hi
-      AND destination_country IS NOT NULL
     GROUP BY ALL
+),
+monthly AS (
+    -- the share's denominator is every item dispatched in the month, destination known or not
+    SELECT *, sum(items_dispatched) OVER (PARTITION BY month) AS month_total
+    FROM by_country
 )
 SELECT
     m.destination_country, m.month, m.items_dispatched,
-    m.items_dispatched / sum(m.items_dispatched) OVER (PARTITION BY m.month)::DOUBLE AS share,
+    m.items_dispatched / m.month_total::DOUBLE AS share,
     m.items_dispatched / nullif(prev.items_dispatched, 0)::DOUBLE - 1 AS growth_mom,
     m.items_dispatched / nullif(last_year.items_dispatched, 0)::DOUBLE - 1 AS growth_yoy
 FROM monthly m
@@ -29,4 +33,4 @@ LEFT JOIN monthly prev
 LEFT JOIN monthly last_year
   ON last_year.destination_country = m.destination_country
  AND last_year.month_start = (m.month_start - INTERVAL 12 MONTH)::DATE
-QUALIFY m.month IN (SELECT month FROM months)
+WHERE m.month IN (SELECT month FROM months) AND m.destination_country IS NOT NULL

@@ -14,8 +14,20 @@ freshness AS (
     SELECT 'customs_centre', report_date,
            coalesce(list(DISTINCT centre_code ORDER BY centre_code) FILTER (WHERE NOT reported), [])
     FROM mart.centre_daily GROUP BY ALL
+),
+quarantined_by_day AS (
+    -- row and file rules per feed and the day the data reports on (its date folder)
+    SELECT l.feed, l.report_date, q.rule,
+           CASE WHEN q.line IS NULL THEN 'file' ELSE 'row' END AS severity,
+           count(DISTINCT (q.file_id, q.line)) AS n
+    FROM core.quarantine q JOIN core.ledger l USING (file_id)
+    GROUP BY ALL
 )
 SELECT * FROM expectation_results
+UNION ALL
+SELECT feed, report_date, rule, 'quarantine', NULL, severity, false, CAST(n AS VARCHAR), n, NULL,
+       'quarantine'
+FROM quarantined_by_day
 UNION ALL
 SELECT feed, report_date, 'expected_offices_reported', 'freshness', NULL, 'warning',
        len(missing) = 0, CAST(len(missing) AS VARCHAR), len(missing),

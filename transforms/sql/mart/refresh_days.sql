@@ -17,9 +17,10 @@ bounds AS (
                 (SELECT max(run_date) + 1 FROM core.runs
                  WHERE finished_at IS NOT NULL AND run_date < night.d), night.d) END
         ) AS lo,
+        -- a change on any day carries forward to this night, even on a rerun of it
         greatest(
             (SELECT max(d) FROM core.pending_dates),
-            CASE WHEN night.is_new THEN night.d END
+            CASE WHEN night.is_new OR EXISTS (SELECT 1 FROM core.pending_dates) THEN night.d END
         ) AS hi
     FROM night
 )
