@@ -116,3 +116,28 @@ def test_rerun_after_a_late_correction_refreshes_the_days_after_it(tmp_path):
     con.close()
     assert received == 900000
     assert outlook > 900000 / 5  # the window of day 5 includes the corrected day 2
+
+
+def s10(prefix: str, serial: str, country: str) -> str:
+    total = sum(int(d) * w for d, w in zip(serial, (8, 6, 4, 2, 3, 5, 9, 7)))
+    check = 11 - total % 11
+    return f"{prefix}{serial}{ {10: 0, 11: 5}.get(check, check)}{country}"
+
+
+def test_foreign_local_times_use_the_city_zone(tmp_path):
+    landing = make_landing(tmp_path, days=2, scale=0.01, seed=4)
+    item = s10("LX", "99887766", "CN")
+    folder = landing / "item_events" / day(1).isoformat()
+    (folder / "extra.jsonl").write_text("\n".join([
+        '{"item_id":"%s","event_code":"EMC","event_time":"%sT12:00:00+08:00","office_code":"CNSZXA",'
+        '"mail_class":"U","origin_country":"CN","destination_country":"US"}' % (item, day(1)),
+        '{"item_id":"%s","event_code":"EMD","event_time":"%sT12:00:00","office_code":"USLAXA",'
+        '"mail_class":"U","origin_country":"CN","destination_country":"US"}' % (item, day(1)),
+    ]) + "\n", encoding="utf-8")
+    paths = paths_for(landing, tmp_path / "w.duckdb")
+    pipeline.run_night(paths, day(2))
+    con = duckdb.connect(str(paths.state_db), read_only=True)
+    leg = con.execute("SELECT leg_days FROM core.dispatch WHERE item_id = ?", [item]).fetchone()[0]
+    con.close()
+    # 12:00 in Los Angeles (UTC-8 in March before DST) is 20:00 UTC; 12:00+08:00 is 04:00 UTC
+    assert leg == pytest.approx(16 / 24)

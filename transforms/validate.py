@@ -89,8 +89,9 @@ def validate_batch(con: duckdb.DuckDBPyConnection, run_date: date, paths=None) -
         return {"expectations_failed": 0, "rows_failing": 0, "files_failing": 0, "skipped": True}
     con.execute("DELETE FROM core.quality_results WHERE run_date = ? AND suite NOT LIKE 'mart_%'",
                 [run_date])
-    con.execute(f"CREATE OR REPLACE TABLE work.country_tz AS "
-                f"SELECT * FROM read_csv('{SQL_DIR / 'seeds' / 'country_tz.csv'}', header = true)")
+    for table, seed in (("country_tz", "country_tz.csv"), ("city_tz", "impc_city_tz.csv")):
+        con.execute(f"CREATE OR REPLACE TABLE work.{table} AS SELECT * FROM "
+                    f"read_csv('{SQL_DIR / 'seeds' / seed}', header = true, all_varchar = true)")
     checks = []
     if con.execute("SELECT count(*) FROM staging.raw_reference").fetchone()[0]:
         # The reference decides what "known office" means for the rest: check it first.

@@ -10,10 +10,12 @@ WITH located AS (
                  AND regexp_full_match(r.office_code, '[A-Z]{2}[A-Z0-9]{4}') THEN 'foreign'
             ELSE 'unknown'
         END AS office_status,
-        -- Foreign offices: the country's main zone (seed table); UTC when the country is unknown.
-        coalesce(t.tz, c.tz, 'UTC') AS office_tz
+        -- Foreign offices: the zone of the IMPC city (country + IATA code) where a country spans
+        -- several, else the country's zone (seed tables); UTC when the country is unknown.
+        coalesce(t.tz, ct.tz, c.tz, 'UTC') AS office_tz
     FROM staging.raw_item_events r
     LEFT JOIN work.office_tz t ON t.office_code = r.office_code
+    LEFT JOIN work.city_tz ct ON ct.impc_prefix = left(r.office_code, 5)
     LEFT JOIN work.country_tz c ON c.country = left(r.office_code, 2)
 ),
 clocked AS (
