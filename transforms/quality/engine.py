@@ -333,6 +333,18 @@ def strip_external_assets(html: str, page_dir: Path | None = None, vendored: dic
     return _EXTERNAL.sub(repl, html)
 
 
+# Stand-ins for the font-awesome status icons and Bootstrap 4 badges the CDN would have given.
+_OFFLINE_CSS = """<style>
+.fas.fa-check-circle::before{content:"\\2714";font-style:normal}
+.fas.fa-times::before,.fas.fa-times-circle::before{content:"\\2716";font-style:normal}
+.fas.fa-exclamation-triangle::before{content:"\\26A0";font-style:normal}
+.text-success{color:#198754}.text-danger{color:#dc3545}.text-warning{color:#b58100}
+.badge{display:inline-block;padding:.1em .4em;border-radius:.25rem;font-size:85%}
+.badge-secondary{background:#6c757d;color:#fff}.badge-warning{background:#ffc107;color:#212529}
+.badge-info{background:#17a2b8;color:#fff}.badge-primary{background:#0d6efd;color:#fff}
+</style>"""
+
+
 def build_data_docs(report_or_results: Any, out_dir: Path, run_name: str | None = None) -> Path:
     """Write GX Data Docs (HTML, offline) for the results into ``out_dir``; returns index.html."""
     out_dir = Path(out_dir)
@@ -352,7 +364,8 @@ def build_data_docs(report_or_results: Any, out_dir: Path, run_name: str | None 
     vendored = _vendor_assets(out_dir)
     for page in out_dir.rglob("*.html"):
         text = page.read_text(encoding="utf-8")
-        cleaned = strip_external_assets(text, page.parent, vendored)
+        cleaned = strip_external_assets(text, page.parent, vendored).replace(
+            "</head>", _OFFLINE_CSS + "</head>", 1)
         if cleaned != text:
             page.write_text(cleaned, encoding="utf-8")
     index = out_dir / "index.html"
