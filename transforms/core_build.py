@@ -16,6 +16,7 @@ CORE_MODELS = [
     "core/clearance.sql",
     "core/dispatch.sql",
     "core/clearance_daily.sql",
+    "core/event_order.sql",
     "core/ledger_update.sql",
 ]
 
@@ -42,8 +43,8 @@ def build_core(con: duckdb.DuckDBPyConnection, run_date: date) -> dict:
                 SELECT count(*), count(*) FILTER (WHERE NOT file_quarantined),
                        count(*) FILTER (WHERE file_quarantined),
                        sum(rows_loaded), sum(rows_quarantined), sum(rows_duplicate)
-                FROM work.file_counts""").fetchone()))
-        stats["items_touched"] = con.execute("SELECT count(*) FROM work.touched_items").fetchone()[0]
+                FROM temp.file_counts""").fetchone()))
+        stats["items_touched"] = con.execute("SELECT count(*) FROM temp.touched_items").fetchone()[0]
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

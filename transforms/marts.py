@@ -38,7 +38,7 @@ def build_marts(con: duckdb.DuckDBPyConnection, run_date: date) -> dict:
     con.execute("BEGIN")
     try:
         run_sql(con, "mart/refresh_days.sql", run_date=run_date)
-        days = con.execute("SELECT count(*), min(d), max(d) FROM work.refresh_days").fetchone()
+        days = con.execute("SELECT count(*), min(d), max(d) FROM temp.refresh_days").fetchone()
         counts = {table: refresh_table(con, table, run_date) for table in mart_tables()}
         if days[0]:
             con.execute("DELETE FROM core.mart_validation; "

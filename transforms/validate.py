@@ -90,7 +90,7 @@ def validate_batch(con: duckdb.DuckDBPyConnection, run_date: date, paths=None) -
     con.execute("DELETE FROM core.quality_results WHERE run_date = ? AND suite NOT LIKE 'mart_%'",
                 [run_date])
     for table, seed in (("country_tz", "country_tz.csv"), ("city_tz", "impc_city_tz.csv")):
-        con.execute(f"CREATE OR REPLACE TABLE work.{table} AS SELECT * FROM "
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM "
                     f"read_csv('{SQL_DIR / 'seeds' / seed}', header = true, all_varchar = true)")
     checks = []
     if con.execute("SELECT count(*) FROM staging.raw_reference").fetchone()[0]:
@@ -103,7 +103,7 @@ def validate_batch(con: duckdb.DuckDBPyConnection, run_date: date, paths=None) -
         con.execute("INSERT INTO staging.reference_accepted VALUES (?)", [accepted])
         checks.append(("staging.reference", "staging_reference"))
     run_sql(con, "staging/offices_effective.sql")
-    if not con.execute("SELECT count(*) FROM work.offices").fetchone()[0]:
+    if not con.execute("SELECT count(*) FROM temp.offices").fetchone()[0]:
         raise RuntimeError("no usable reference/offices.csv: deliver one that passes its rules "
                            "(see mart.quarantine) before the feeds can be checked")
     for model in ("exchange_office", "customs_centre", "item_events"):

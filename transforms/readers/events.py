@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from transforms.config import DUCKDB_MEMORY_LIMIT, DUCKDB_THREADS
 from transforms.readers.columns import header_key
 from transforms.readers.results import EventsRead
 
@@ -194,6 +195,9 @@ def read_events(path: Path, folder_date: date | None, out_rows: Path, out_quaran
     tmp_rows, tmp_quarantine = Path(tmp_dir) / "rows.parquet", Path(tmp_dir) / "quarantine.parquet"
     con = duckdb.connect()
     try:
+        # the project's limits, not DuckDB's defaults (80% of RAM, every core): ingest tasks
+        # run beside the scheduler and each other
+        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'; SET threads = {DUCKDB_THREADS}")
         con.execute("SET enable_progress_bar = false")
         con.execute(f"SET temp_directory = {_q(str(Path(tmp_dir) / 'spill'))}")
         result = _read_into(con, path, fmt, tmp_rows, tmp_quarantine)

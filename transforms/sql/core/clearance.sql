@@ -5,15 +5,15 @@
 INSERT OR IGNORE INTO core.pending_dates
 SELECT DISTINCT d FROM (
     SELECT unnest([presented_date, release_date]) AS d
-    FROM core.clearance SEMI JOIN work.touched_items t ON core.clearance.item_id = t.item_id
+    FROM core.clearance SEMI JOIN temp.touched_items t ON core.clearance.item_id = t.item_id
 ) WHERE d IS NOT NULL;
 
-DELETE FROM core.clearance WHERE item_id IN (SELECT item_id FROM work.touched_items);
+DELETE FROM core.clearance WHERE item_id IN (SELECT item_id FROM temp.touched_items);
 
 INSERT INTO core.clearance
 WITH events AS (
     -- customs at the offices of exchange of the reference, not at foreign offices or centres
-    SELECT item_id, office_code, event_code, event_utc, event_local FROM work.touched_events
+    SELECT item_id, office_code, event_code, event_utc, event_local FROM temp.touched_events
     WHERE office_code IN (SELECT office_code FROM core.offices
                           WHERE office_type IN ('exchange_office', 'exchange_station'))
 ),
@@ -66,5 +66,5 @@ FROM timeline;
 INSERT OR IGNORE INTO core.pending_dates
 SELECT DISTINCT d FROM (
     SELECT unnest([presented_date, release_date]) AS d
-    FROM core.clearance SEMI JOIN work.touched_items t ON core.clearance.item_id = t.item_id
+    FROM core.clearance SEMI JOIN temp.touched_items t ON core.clearance.item_id = t.item_id
 ) WHERE d IS NOT NULL;

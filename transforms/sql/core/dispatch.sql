@@ -2,9 +2,9 @@
 -- Chinese office; arrival = its first EMD at an office in the destination country after it.
 INSERT OR IGNORE INTO core.pending_dates
 SELECT DISTINCT dispatch_date FROM core.dispatch
-SEMI JOIN work.touched_items t ON core.dispatch.item_id = t.item_id;
+SEMI JOIN temp.touched_items t ON core.dispatch.item_id = t.item_id;
 
-DELETE FROM core.dispatch WHERE item_id IN (SELECT item_id FROM work.touched_items);
+DELETE FROM core.dispatch WHERE item_id IN (SELECT item_id FROM temp.touched_items);
 
 INSERT INTO core.dispatch
 WITH dispatched AS (
@@ -14,21 +14,25 @@ WITH dispatched AS (
         max(event_utc) AS dispatch_utc,
         arg_max(event_local, event_utc) AS dispatch_local,
         arg_max(destination_country, event_utc) AS emc_destination
-    FROM work.touched_events
+    FROM temp.touched_events
     WHERE event_code = 'EMC' AND office_code LIKE 'CN%'
+    GROUP BY item_id
+),
+stated AS (
+    SELECT item_id, mode(destination_country) AS stated_destination
+    FROM temp.touched_events
+    WHERE destination_country IS NOT NULL AND item_id IN (SELECT item_id FROM dispatched)
     GROUP BY item_id
 ),
 destination AS (
     -- the dispatch event's own field first, else what the item's other events say
-    SELECT d.*, coalesce(d.emc_destination, (
-        SELECT mode(e.destination_country) FROM work.touched_events e
-        WHERE e.item_id = d.item_id AND e.destination_country IS NOT NULL)) AS destination_country
-    FROM dispatched d
+    SELECT d.*, coalesce(d.emc_destination, s.stated_destination) AS destination_country
+    FROM dispatched d LEFT JOIN stated s USING (item_id)
 ),
 arrival AS (
     SELECT d.item_id, min(e.event_utc) AS arrival_utc
     FROM destination d
-    JOIN work.touched_events e
+    JOIN temp.touched_events e
       ON e.item_id = d.item_id AND e.event_code = 'EMD'
      AND left(e.office_code, 2) = d.destination_country AND e.event_utc > d.dispatch_utc
     GROUP BY d.item_id
@@ -40,4 +44,4 @@ FROM destination d LEFT JOIN arrival a USING (item_id);
 
 INSERT OR IGNORE INTO core.pending_dates
 SELECT DISTINCT dispatch_date FROM core.dispatch
-SEMI JOIN work.touched_items t ON core.dispatch.item_id = t.item_id;
+SEMI JOIN temp.touched_items t ON core.dispatch.item_id = t.item_id;

@@ -1,20 +1,20 @@
 -- Account for every file of the batch: rows read = loaded + quarantined + duplicate.
-CREATE OR REPLACE TABLE work.file_counts AS
+CREATE OR REPLACE TEMP TABLE file_counts AS
 WITH q AS (
-    SELECT _file_id, count(DISTINCT _line) AS n FROM work.quarantined_rows GROUP BY _file_id
+    SELECT _file_id, count(DISTINCT _line) AS n FROM temp.quarantined_rows GROUP BY _file_id
 ),
 clean AS (
-    SELECT _file_id, count(*) AS n FROM work.eo_clean GROUP BY ALL
-    UNION ALL SELECT _file_id, count(*) FROM work.cc_clean GROUP BY ALL
-    UNION ALL SELECT _file_id, count(*) FROM work.ev_new GROUP BY ALL
+    SELECT _file_id, count(*) AS n FROM temp.eo_clean GROUP BY ALL
+    UNION ALL SELECT _file_id, count(*) FROM temp.cc_clean GROUP BY ALL
+    UNION ALL SELECT _file_id, count(*) FROM temp.ev_new GROUP BY ALL
     UNION ALL SELECT _file_id, count(*) FROM staging.raw_reference
         WHERE (SELECT coalesce(any_value(accepted), false) FROM staging.reference_accepted)
         GROUP BY ALL
 ),
 dup AS (
     SELECT c._file_id, c.n - coalesce(n.n, 0) AS n
-    FROM (SELECT _file_id, count(*) AS n FROM work.ev_clean GROUP BY ALL) c
-    LEFT JOIN (SELECT _file_id, count(*) AS n FROM work.ev_new GROUP BY ALL) n USING (_file_id)
+    FROM (SELECT _file_id, count(*) AS n FROM temp.ev_clean GROUP BY ALL) c
+    LEFT JOIN (SELECT _file_id, count(*) AS n FROM temp.ev_new GROUP BY ALL) n USING (_file_id)
 )
 SELECT
     bf._file_id,
@@ -25,7 +25,7 @@ SELECT
     CASE WHEN qf._file_id IS NOT NULL THEN 0 ELSE coalesce(d.n, 0) END AS rows_duplicate
 FROM staging.batch_files bf
 LEFT JOIN (SELECT _file_id, any_value(rule) AS rule, string_agg(detail, '; ') AS detail
-           FROM work.quarantined_files GROUP BY ALL) qf USING (_file_id)
+           FROM temp.quarantined_files GROUP BY ALL) qf USING (_file_id)
 LEFT JOIN (SELECT _file_id, sum(n) AS n FROM clean GROUP BY ALL) cl USING (_file_id)
 LEFT JOIN q USING (_file_id)
 LEFT JOIN dup d USING (_file_id);
@@ -36,12 +36,12 @@ UPDATE core.ledger l SET
     rows_duplicate = c.rows_duplicate,
     message = CASE WHEN c.file_quarantined THEN c.file_rule || ': ' || c.file_detail END,
     loaded_at = now()::TIMESTAMP
-FROM work.file_counts c WHERE l.file_id = c._file_id;
+FROM temp.file_counts c WHERE l.file_id = c._file_id;
 
 -- Reports whose office-days were all delivered again by a later file.
 UPDATE core.ledger l SET status = 'superseded', superseded_by = r.by_file
 FROM (SELECT file_id, max(by_file) AS by_file
-      FROM (SELECT * FROM work.eo_replaced UNION ALL SELECT * FROM work.cc_replaced)
+      FROM (SELECT * FROM temp.eo_replaced UNION ALL SELECT * FROM temp.cc_replaced)
       GROUP BY file_id) r
 WHERE l.file_id = r.file_id AND l.status = 'loaded'
   AND l.file_id NOT IN (SELECT file_id FROM core.exchange_office_rows

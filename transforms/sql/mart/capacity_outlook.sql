@@ -1,7 +1,7 @@
 -- mart.capacity_outlook: per site, direction and operating day, the 28-day level against the
 -- capacity in force, the monthly growth fitted over 90 days, and when 85 % will be reached.
 -- Offices use items_received of mart.office_daily, centres declarations lodged (all regimes).
-WITH days AS (SELECT d FROM work.refresh_days),
+WITH days AS (SELECT d FROM temp.refresh_days),
 series AS (
     SELECT 'exchange_office' AS site_kind, office_code, direction, report_date AS day,
            items_received AS volume, capacity_per_day

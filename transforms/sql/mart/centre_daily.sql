@@ -2,7 +2,7 @@
 -- (feed B as reported); a day an expected centre did not report is a row per direction with
 -- regime NULL, reported = false and NULL measures.
 WITH days AS (
-    SELECT d FROM work.refresh_days
+    SELECT d FROM temp.refresh_days
     WHERE d >= (SELECT min(report_date) FROM core.centre_rows)
 ),
 daily AS (

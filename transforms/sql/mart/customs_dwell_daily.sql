@@ -1,6 +1,6 @@
 -- mart.customs_dwell_daily: time in customs per office, release day and direction (feed C),
 -- WCO Time Release Study statistics over the items released that day.
-WITH days AS (SELECT d FROM work.refresh_days),
+WITH days AS (SELECT d FROM temp.refresh_days),
 released AS (
     SELECT office_code, direction, release_date,
            count(*) AS n_released,

@@ -1,12 +1,12 @@
 -- mart.destination_monthly: where the outbound trade goes, per destination country and month
 -- of the dispatch's local date, with its share of the month and its growth.
 WITH months AS (
-    SELECT DISTINCT strftime(d, '%Y-%m') AS month FROM work.refresh_days
+    SELECT DISTINCT strftime(d, '%Y-%m') AS month FROM temp.refresh_days
 ),
 span AS (
     SELECT (date_trunc('month', min(d)) - INTERVAL 12 MONTH)::DATE AS lo,
            (date_trunc('month', max(d)) + INTERVAL 1 MONTH)::DATE AS hi
-    FROM work.refresh_days
+    FROM temp.refresh_days
 ),
 by_country AS (
     SELECT destination_country, strftime(dispatch_date, '%Y-%m') AS month,

@@ -1,13 +1,13 @@
 -- mart.lane_weekly: international legs per origin office, destination country and ISO week of
 -- the dispatch's local date.
 WITH weeks AS (
-    SELECT DISTINCT strftime(d, '%G-W%V') AS iso_week FROM work.refresh_days
+    SELECT DISTINCT strftime(d, '%G-W%V') AS iso_week FROM temp.refresh_days
 ),
 dispatched AS (
     SELECT *, strftime(dispatch_date, '%G-W%V') AS iso_week
     FROM core.dispatch
-    WHERE dispatch_date BETWEEN (SELECT min(d) - 7 FROM work.refresh_days)
-                            AND (SELECT max(d) + 7 FROM work.refresh_days)
+    WHERE dispatch_date BETWEEN (SELECT min(d) - 7 FROM temp.refresh_days)
+                            AND (SELECT max(d) + 7 FROM temp.refresh_days)
       AND destination_country IS NOT NULL
 )
 SELECT

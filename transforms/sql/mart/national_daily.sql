@@ -1,7 +1,7 @@
 -- mart.national_daily: the headline per day and direction. Throughput sums reporting offices
 -- of mart.office_daily; customs time is computed over all items released that day at the
 -- exchange offices (not an average of office medians).
-WITH days AS (SELECT d FROM work.refresh_days),
+WITH days AS (SELECT d FROM temp.refresh_days),
 offices AS (
     SELECT report_date, direction,
            sum(items_received) AS items_received, sum(items_dispatched) AS items_dispatched,

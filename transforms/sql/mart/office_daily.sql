@@ -2,7 +2,7 @@
 -- (feed A summed over mail classes); a day an expected office did not report is a row with
 -- reported = false and NULL measures.
 WITH days AS (
-    SELECT d FROM work.refresh_days
+    SELECT d FROM temp.refresh_days
     WHERE d >= (SELECT min(report_date) FROM core.exchange_office_rows)
 ),
 daily AS (

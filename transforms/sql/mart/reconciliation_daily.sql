@@ -1,6 +1,6 @@
 -- mart.reconciliation_daily: what the office reported (feed A) against what its items' tracking
 -- events show (feed C), per office, day and direction (inbound: import customs, outbound: export).
-WITH days AS (SELECT d FROM work.refresh_days),
+WITH days AS (SELECT d FROM temp.refresh_days),
 reported AS (
     SELECT office_code, report_date, direction, items_presented, items_released
     FROM mart.office_daily

@@ -2,7 +2,7 @@
 -- not built before, every day after the last built night up to this one (new days of the
 -- reporting grid), and all days between, since 7-, 28- and 90-day windows and cumulative
 -- counts carry a change forward. A rerun with nothing new recomputes nothing.
-CREATE OR REPLACE TABLE work.refresh_days AS
+CREATE OR REPLACE TEMP TABLE refresh_days AS
 WITH night AS (
     SELECT
         getvariable('run_date')::DATE AS d,

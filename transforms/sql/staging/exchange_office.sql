@@ -4,7 +4,7 @@ SELECT
     row_number() OVER (ORDER BY r._file_id, r._line) AS _row_id,
     r.*,
     EXISTS (
-        SELECT 1 FROM work.offices o
+        SELECT 1 FROM temp.offices o
         WHERE o.office_code = r.office_code
           AND o.office_type IN ('exchange_office', 'exchange_station')
           AND r.report_date BETWEEN o.valid_from AND coalesce(o.valid_to, DATE '9999-12-31')

@@ -3,6 +3,9 @@
 CREATE OR REPLACE TABLE staging.item_events AS
 WITH located AS (
     SELECT
+        -- the raw table is filled by one INSERT per run, so rowid is the file order; a window
+        -- over the whole batch would materialise every column in one thread
+        r.rowid + 1 AS _row_id,
         r.*,
         CASE
             WHEN t.office_code IS NOT NULL THEN 'reference'
@@ -14,9 +17,9 @@ WITH located AS (
         -- several, else the country's zone (seed tables); UTC when the country is unknown.
         coalesce(t.tz, ct.tz, c.tz, 'UTC') AS office_tz
     FROM staging.raw_item_events r
-    LEFT JOIN work.office_tz t ON t.office_code = r.office_code
-    LEFT JOIN work.city_tz ct ON ct.impc_prefix = left(r.office_code, 5)
-    LEFT JOIN work.country_tz c ON c.country = left(r.office_code, 2)
+    LEFT JOIN temp.office_tz t ON t.office_code = r.office_code
+    LEFT JOIN temp.city_tz ct ON ct.impc_prefix = left(r.office_code, 5)
+    LEFT JOIN temp.country_tz c ON c.country = left(r.office_code, 2)
 ),
 clocked AS (
     SELECT
@@ -28,7 +31,6 @@ clocked AS (
     FROM located
 )
 SELECT
-    row_number() OVER () AS _row_id,
     * REPLACE (
         CASE WHEN event_offset_min IS NULL THEN event_local
              ELSE timezone(office_tz, event_utc::TIMESTAMPTZ) END AS event_local
