@@ -18,8 +18,8 @@ from bench import landing as landings
 from bench import measure, plain_checks
 
 PEAK_DAY = date(2025, 11, 11)
-FULL = {"scale": 11.5, "history_scale": 0.2, "reps": 50, "history_repeat": 2}
-SMALL = {"scale": 0.23, "history_scale": 0.05, "reps": 50, "history_repeat": 1}
+FULL = {"scale": 11.5, "history_scale": 0.2, "reps": 50, "history_repeat": 4}
+SMALL = {"scale": 0.23, "history_scale": 0.05, "reps": 50, "history_repeat": 2}
 TARGETS = {"run_over_floor": 3.0, "peak_rss_gb": 6.0, "dashboard_p95_ms": 100.0,
            "validation_share": 0.25, "history_ratio": 1.2}
 STAGES = {"plan": ["plan"], "read (ingest)": ["ingest"], "load": ["load"],
