@@ -58,3 +58,23 @@ def test_a_total_row_over_no_data_is_compared_with_zero(tmp_path):
     assert res.rows.height == 0
     totals = dict(zip(res.totals["column"], res.totals["reported_total"]))
     assert totals["items_received"] == 500
+
+
+def test_event_times_in_every_iso_form_and_weights_with_separators(tmp_path):
+    import duckdb
+
+    from transforms.readers import read_events
+
+    src = tmp_path / "e.jsonl"
+    src.write_text("\n".join([
+        '{"item_id":"EE123456785CN","event_code":"EDB","event_time":"2026-03-05T08:00:00+08","office_code":"CNBJSA"}',
+        '{"item_id":"EE123456785CN","event_code":"EDC","event_time":"20260305T100000+0800","office_code":"CNBJSA",'
+        '"weight_g":"1,234"}',
+        '{"item_id":"EE123456785CN","event_code":"EMF","event_time":"2026-03-05 11:00Z","office_code":"CNBJSA"}',
+        '{"item_id":"EE123456785CN","event_code":"EMF","event_time":"2026-03-05T11:00:00+15:00","office_code":"CNBJSA"}',
+    ]) + "\n", encoding="utf-8")
+    res = read_events(src, DAY, tmp_path / "r.parquet", tmp_path / "q.parquet")
+    assert (res.rows_ok, res.rows_quarantined) == (3, 1)
+    rows = duckdb.sql(f"SELECT event_offset_min, weight_g FROM '{tmp_path / 'r.parquet'}' ORDER BY _line").fetchall()
+    assert rows == [(480, None), (480, 1234.0), (0, None)]
+    assert duckdb.sql(f"SELECT _line, rule FROM '{tmp_path / 'q.parquet'}'").fetchall() == [(4, "invalid_timestamp")]

@@ -25,8 +25,9 @@ OPTIONAL = ("next_office_code", "mail_class", "origin_country", "destination_cou
             "retention_code", "reason_code", "action_code")
 CODES = ("item_id", "event_code", "office_code", "next_office_code", "mail_class", "origin_country",
          "destination_country", "retention_code", "reason_code", "action_code")
-# ISO 8601 as the feed uses it: date, T or space, HH:MM[:SS[.fff]], optional Z / ±HH:MM / ±HHMM.
-_TS = r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$"
+# ISO 8601, extended or basic: date, T or space, HH:MM[:SS[.fff]], optional Z / ±HH:MM / ±HHMM / ±HH.
+_TS = (r"^(\d{4})-?(\d{2})-?(\d{2})[T ](\d{2}):?(\d{2})(?::?(\d{2})(\.\d{1,9})?)?"
+       r"(Z|[+-]\d{2}(?::?\d{2})?)?$")
 # One CSV field (quoted with "" escapes, or bare) after a leading comma; used on lines holding quotes.
 _CSV_FIELD = r',("(?:[^"]|"")*"|[^,"]*)'
 
@@ -107,6 +108,9 @@ def _parse_sql(source: str, is_record: str, values: str, positions: dict[str, in
     ), n AS (
         SELECT _ord, _raw, _is_record, {norm},
                {clean.format('f_weight_g')} AS _weight_text,
+               CASE WHEN regexp_full_match({clean.format('f_weight_g')}, '\\d{{1,3}}(,\\d{{3}})+(\\.\\d+)?')
+                    THEN replace({clean.format('f_weight_g')}, ',', '')
+                    ELSE {clean.format('f_weight_g')} END AS _weight_num,
                regexp_extract({clean.format('f_event_time')}, '{_TS}',
                               ['y', 'mo', 'd', 'h', 'mi', 's', 'frac', 'off']) AS _ts
         FROM f
@@ -119,11 +123,13 @@ def _parse_sql(source: str, is_record: str, values: str, positions: dict[str, in
             END AS event_local,
             CASE WHEN _ts.off = '' THEN NULL WHEN _ts.off = 'Z' THEN 0
                  ELSE (CASE WHEN _ts.off[1] = '-' THEN -1 ELSE 1 END)
-                      * (try_cast(_ts.off[2:3] AS INT) * 60 + try_cast(right(_ts.off, 2) AS INT))
+                      * (try_cast(_ts.off[2:3] AS INT) * 60
+                         + CASE WHEN length(_ts.off) > 3 THEN try_cast(right(_ts.off, 2) AS INT) ELSE 0 END)
             END AS event_offset_min,
-            _ts.off IN ('', 'Z') OR (try_cast(_ts.off[2:3] AS INT) <= 14 AND try_cast(right(_ts.off, 2) AS INT) <= 59)
-                AS _offset_ok,
-            CASE WHEN isfinite(try_cast(_weight_text AS DOUBLE)) THEN try_cast(_weight_text AS DOUBLE) END AS weight_g
+            _ts.off IN ('', 'Z') OR (try_cast(_ts.off[2:3] AS INT) <= 14
+                AND (length(_ts.off) = 3 OR try_cast(right(_ts.off, 2) AS INT) <= 59)) AS _offset_ok,
+            -- grams with thousands separators ("1,234") are still a weight
+            CASE WHEN isfinite(try_cast(_weight_num AS DOUBLE)) THEN try_cast(_weight_num AS DOUBLE) END AS weight_g
         FROM n
     )
     -- only what the outputs need: the intermediate texts and the parsed struct are not kept
