@@ -142,14 +142,16 @@ def con(tmp_path_factory):
 
     _table(c, "staging.reference",
            "_row_id BIGINT, office_code VARCHAR, office_type VARCHAR, name_en VARCHAR, tz VARCHAR, "
-           "capacity_in_per_day BIGINT, capacity_out_per_day BIGINT, valid_from DATE, valid_to DATE, \"overlaps\" BOOLEAN",
-           [[1, "CNBJSA", "exchange_office", "Beijing", "Asia/Shanghai", 100000, 90000, dt.date(2020, 1, 1), None, False],
-            [2, "SZQH01", "express_supervision_centre", "Qianhai", "Asia/Shanghai", 5000, 6000, dt.date(2020, 1, 1), None, False],
-            [10, "cn-bad", "exchange_office", "x", None, 1, 1, dt.date(2020, 1, 1), None, False],
-            [11, "CNAAAA", "airport", "x", None, 1, 1, dt.date(2020, 1, 1), None, False],
-            [12, "CNBBBB", "exchange_station", "x", None, -5, 1, dt.date(2020, 1, 1), None, False],
-            [13, "CNCCCC", "exchange_station", "x", None, 1, 1, None, None, False],
-            [14, "CNDDDD", "exchange_station", "x", None, 1, 1, dt.date(2020, 1, 1), None, True]])
+           "capacity_in_per_day BIGINT, capacity_out_per_day BIGINT, valid_from DATE, valid_to DATE, \"overlaps\" BOOLEAN, "
+           "tz_known BOOLEAN",
+           [[1, "CNBJSA", "exchange_office", "Beijing", "Asia/Shanghai", 100000, 90000, dt.date(2020, 1, 1), None, False, True],
+            [2, "SZQH01", "express_supervision_centre", "Qianhai", "Asia/Shanghai", 5000, 6000, dt.date(2020, 1, 1), None, False, True],
+            [10, "cn-bad", "exchange_office", "x", None, 1, 1, dt.date(2020, 1, 1), None, False, True],
+            [11, "CNAAAA", "airport", "x", None, 1, 1, dt.date(2020, 1, 1), None, False, True],
+            [12, "CNBBBB", "exchange_station", "x", None, -5, 1, dt.date(2020, 1, 1), None, False, True],
+            [13, "CNCCCC", "exchange_station", "x", None, 1, 1, None, None, False, True],
+            [14, "CNDDDD", "exchange_station", "x", None, 1, 1, dt.date(2020, 1, 1), None, True, True],
+            [15, "CNEEEE", "exchange_station", "x", "Asia/Urumgi", 1, 1, dt.date(2020, 1, 1), None, False, False]])
 
     # marts (no _row_id): bad rows are identified by their values
     c.execute("""CREATE TABLE mart.office_daily AS SELECT * FROM (VALUES
@@ -218,7 +220,7 @@ def _check_suite_json(name):
     ("staging.report_totals", "staging_report_totals", {"total_mismatch": {2}}),
     ("staging.reference", "staging_reference", {
         "invalid_office_code": {10}, "invalid_office_type": {11}, "negative_count": {12},
-        "missing_field": {13}, "overlapping_validity": {14}}),
+        "missing_field": {13}, "overlapping_validity": {14}, "unknown_time_zone": {15}}),
 ])
 def test_staging_suite_finds_exactly_the_injected_rows(con, table, suite, expected):
     doc = _check_suite_json(suite)

@@ -57,9 +57,10 @@ def _route(con, table: str, outcomes) -> None:
         detail = f"'{o.expectation_type}: ' || {shown}"
         failing = f"SELECT * FROM ({o.failing_ids_sql}) AS f"
         if o.severity == "row":
+            raw = "s._raw" if table != "staging.item_events" else "NULL"  # filled by _raw_from_parquet
             con.execute(f"""
                 INSERT INTO staging.rule_failures
-                SELECT s._file_id, s._line, s._raw, ?, {detail}
+                SELECT s._file_id, s._line, {raw}, ?, {detail}
                 FROM {table} s WHERE s._row_id IN ({failing})""", [o.rule])
         else:
             con.execute(f"""
@@ -77,6 +78,24 @@ def _datadocs(paths, run_date: date, step: str, report) -> str | None:
     index = quality.build_data_docs(report, out, run_name=f"{run_date} {step}")
     write_index(paths.datadocs_dir)
     return str(index)
+
+
+def _raw_from_parquet(con) -> None:
+    """The raw line of each rejected event, read back from its file's ingest Parquet."""
+    files = [r[0] for r in con.execute(
+        """SELECT DISTINCT bf.rows_path FROM staging.rule_failures f
+           JOIN staging.batch_files bf USING (_file_id) WHERE f._raw IS NULL""").fetchall()]
+    if not files:
+        return
+    listing = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+    con.execute(f"""
+        UPDATE staging.rule_failures f SET _raw = p._raw
+        FROM (SELECT bf._file_id, r._line, r._raw
+              FROM read_parquet({listing}, filename = true) r
+              JOIN staging.batch_files bf ON r.filename = bf.rows_path
+              SEMI JOIN (SELECT _file_id, _line FROM staging.rule_failures WHERE _raw IS NULL) x
+                ON x._file_id = bf._file_id AND x._line = r._line) p
+        WHERE f._raw IS NULL AND f._file_id = p._file_id AND f._line = p._line""")
 
 
 def validate_batch(con: duckdb.DuckDBPyConnection, run_date: date, paths=None) -> dict:
@@ -117,6 +136,7 @@ def validate_batch(con: duckdb.DuckDBPyConnection, run_date: date, paths=None) -
         _route(con, run.table, run.outcomes)
         _record(con, run_date, run.suite_name, feeds[run.table], run.outcomes)
         failed += sum(not o.success for o in run.outcomes)
+    _raw_from_parquet(con)
     rows = con.execute("SELECT count(*) FROM staging.rule_failures").fetchone()[0]
     files = con.execute("SELECT count(DISTINCT _file_id) FROM staging.file_failures").fetchone()[0]
     docs = _datadocs(paths, run_date, "batch", report) if paths else None

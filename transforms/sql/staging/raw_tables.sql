@@ -25,8 +25,10 @@ CREATE OR REPLACE TABLE staging.raw_customs_centre (
     declarations_held BIGINT, declarations_rejected BIGINT, items_declared BIGINT,
     declared_value_cny DOUBLE, release_hours_total DOUBLE, pending_close BIGINT
 );
+-- Events keep no raw text here (millions of rows): the few rows a rule rejects fetch theirs
+-- from the file's ingest Parquet.
 CREATE OR REPLACE TABLE staging.raw_item_events (
-    _file_id BIGINT, folder_date DATE, _line BIGINT, _raw VARCHAR,
+    _file_id BIGINT, folder_date DATE, _line BIGINT,
     item_id VARCHAR, event_code VARCHAR, event_time VARCHAR, event_local TIMESTAMP,
     event_offset_min INTEGER, office_code VARCHAR, next_office_code VARCHAR, mail_class VARCHAR,
     origin_country VARCHAR, destination_country VARCHAR, weight_g DOUBLE,
