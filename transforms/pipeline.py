@@ -6,7 +6,7 @@ import time
 from contextlib import contextmanager
 from datetime import date
 
-from transforms import core_build, load as load_mod, marts, validate
+from transforms import core_build, ingest as ingest_mod, load as load_mod, marts, validate
 import fcntl
 import os
 
@@ -81,7 +81,7 @@ def ingest_parallel(paths: Paths, entries: list[dict]) -> list[dict]:
     try:
         with ProcessPoolExecutor(max_workers=INGEST_CHUNKS,
                                  mp_context=multiprocessing.get_context("spawn")) as pool:
-            return list(pool.map(ingest_file, [paths] * len(entries), entries))
+            return list(pool.map(ingest_mod.ingest_file, [paths] * len(entries), entries))
     except BrokenProcessPool:
         # e.g. a parent whose __main__ cannot be re-imported (python -c, stdin): same work,
         # one process; files already ingested are reused by content hash
