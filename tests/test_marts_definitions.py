@@ -483,3 +483,27 @@ def test_handmade_reference_encodes_stays(handmade):
 def test_handmade_mart_matches_reference(handmade, table):
     con, expected = handmade
     _assert_same(con, expected, [table])
+
+
+@pytest.mark.xfail(strict=True, reason="demo generator not tuned yet: 19 new/escalated/resolved on this "
+                   "demo's last morning (utilization near 0.85 swings weekly; customs_slow on tiny samples)")
+def test_demo_briefing_leads_with_few_changes(demo):
+    """The demo's last morning reads like a real one: a handful of new, escalated or resolved
+    alerts first, the standing conditions one line per kind."""
+    from transforms.analyst import briefing
+
+    con, _ = demo
+    text = briefing(con, None)
+    alerts = text[text.index("Alerts 告警"):].splitlines()
+    lead = [ln for ln in alerts if ln.startswith(("[new", "[escalated", "[resolved"))]
+    states = dict(con.execute("""SELECT state, count(*) FROM mart.alerts
+                                 WHERE as_of_date = (SELECT max(as_of_date) FROM mart.alerts)
+                                 GROUP BY state""").fetchall())
+    assert len(lead) == states.get("new", 0) + states.get("escalated", 0) + states.get("resolved", 0)
+    assert 1 <= len(lead) <= 10, text
+    # what continues is summarised, one line per kind, after what changed
+    cont = [ln for ln in alerts if "continuing 持续 (" in ln]
+    assert len(cont) == len(set(con.execute(
+        "SELECT kind FROM mart.alerts WHERE state = 'continuing' AND as_of_date = "
+        "(SELECT max(as_of_date) FROM mart.alerts)").fetchall()))
+    assert states.get("continuing", 0) > 0 and alerts.index(cont[0]) > alerts.index(lead[-1])
