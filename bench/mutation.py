@@ -451,13 +451,17 @@ def case_name(base: Base, kind: str, seed: int) -> str:
     return f"{stem}__{kind}_{seed}.{suffix}"
 
 
-def cases(bases: list[Base], n: int, seed: int, kinds: tuple[str, ...] = KINDS):
-    """n cases, cycling over every (base, kind) pair that applies; case i has seed `seed * 1_000_003 + i`."""
+def case_at(bases: list[Base], i: int, seed: int, kinds: tuple[str, ...] = KINDS) -> Case:
+    """Case i of a campaign: the (base, kind) pairs that apply, in turn; its own seed `seed * 1_000_003 + i`."""
     pairs = [(b, k) for k in kinds for b in bases if applicable(b, k)]
+    base, kind = pairs[i % len(pairs)]
+    s = seed * 1_000_003 + i
+    return Case(base, kind, s, case_name(base, kind, s), mutate(base, kind, random.Random(s)))
+
+
+def cases(bases: list[Base], n: int, seed: int, kinds: tuple[str, ...] = KINDS):
     for i in range(n):
-        base, kind = pairs[i % len(pairs)]
-        s = seed * 1_000_003 + i
-        yield Case(base, kind, s, case_name(base, kind, s), mutate(base, kind, random.Random(s)))
+        yield case_at(bases, i, seed, kinds)
 
 
 # ---------------------------------------------------------------- reader-level checks
@@ -566,9 +570,14 @@ DIRECTIONS = {"inbound", "outbound", "transit"}
 REGIMES = {"9610", "9710", "9810", "1210", "0110", "KJ-A", "KJ-B", "KJ-C"}
 
 
-def check_warehouse(warehouse: Path) -> dict:
-    """Published-warehouse checks: ledger accounting per file, value domains, no mis-decoded text,
-    every quarantine entry names file, line (or the whole-file marker) and rule."""
+# Day columns of the daily marts: none may lie after the night that was run.
+DAY_COLUMNS = {"office_daily": "report_date", "customs_dwell_daily": "release_date", "centre_daily": "report_date",
+               "national_daily": "report_date", "capacity_outlook": "as_of_date"}
+
+
+def check_warehouse(warehouse: Path, until: date | None = None) -> dict:
+    """Published-warehouse checks: ledger accounting per file, value domains (no day after `until`), no
+    mis-decoded text, every quarantine entry names file, line (or the whole-file marker) and rule."""
     import duckdb
 
     con = duckdb.connect(str(warehouse), read_only=True)
@@ -621,6 +630,11 @@ def check_warehouse(warehouse: Path) -> dict:
                 n = con.execute(f'SELECT count(*) FROM mart."{table}" WHERE "{a}" > "{b}"').fetchone()[0]
                 if n:
                     problems.append(f"domain: mart.{table}.{a} > {b} in {n} rows")
+        for table, column in DAY_COLUMNS.items():
+            if until is not None and table in tables:
+                n = con.execute(f'SELECT count(*) FROM mart."{table}" WHERE "{column}" > ?', [until]).fetchone()[0]
+                if n:
+                    problems.append(f"domain: mart.{table}.{column} after {until} in {n} rows")
         problems += [f"misdecoded: {v}" for v in bad_text[:20]]
         # line NULL is the whole-file marker: allowed only for a file the ledger shows quarantined whole
         bad_q = con.execute("""SELECT count(*) FROM mart.quarantine q WHERE q.file IS NULL OR q.file = ''
@@ -662,7 +676,7 @@ def run_nights(root: Path, bases: list[Base], files_per_night: int, seed: int, n
         if rc != 0:
             res["previous_intact"] = before is not None and warehouse.read_bytes() == before
         if warehouse.exists():
-            res.update(check_warehouse(warehouse))
+            res.update(check_warehouse(warehouse, until=day))
         results.append(res)
     return results
 
