@@ -23,6 +23,7 @@ import resource
 import shutil
 import tempfile
 import time
+import unicodedata
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -111,12 +112,15 @@ def misdecoded(text: str | None) -> bool:
         return False
     if "\ufffd" in text or LATIN1_MOJIBAKE.search(text):
         return True
+    if any(unicodedata.category(ch) in ("Co", "Cs") for ch in text):
+        return True  # GB18030 maps stray byte pairs to private-use characters
     if CJK.search(text):
         try:
-            back = text.encode("gb18030").decode("utf-8")
-        except (UnicodeDecodeError, UnicodeEncodeError):
+            back = text.encode("gb18030").decode("utf-8", errors="replace")
+        except UnicodeEncodeError:
             return False
-        return back != text and bool(CJK.search(back))
+        # the bytes read back as UTF-8 Chinese, give or take a character cut at either end
+        return back != text and len(CJK.findall(back)) >= 2 and back.count("\ufffd") < len(CJK.findall(back))
     return False
 
 
@@ -217,8 +221,16 @@ def _xlsx_bytes(rows: list[list]) -> bytes:
     sheet = wb.active
     for row in rows:
         sheet.append(row)
+    saved = io.BytesIO()
+    wb.save(saved)
+    # same seed, same bytes: openpyxl stamps the zip entries and docProps with the time of saving
     out = io.BytesIO()
-    wb.save(out)
+    with zipfile.ZipFile(saved) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            body = re.sub(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", b"2026-01-01T00:00:00Z", src.read(item.filename)) \
+                if item.filename == "docProps/core.xml" else src.read(item.filename)
+            dst.writestr(zipfile.ZipInfo(item.filename, date_time=(2026, 1, 1, 0, 0, 0)), body,
+                         compress_type=zipfile.ZIP_DEFLATED)
     return out.getvalue()
 
 
