@@ -197,3 +197,27 @@ def test_a_rejected_report_is_told_apart_from_one_never_received(tmp_path):
     assert (silent_office, "report_missing") in kinds and (centre, "report_rejected") in kinds
     message = [m for o, k, m in alerts if o == rejected_office][0]
     assert bad_rows.relative_to(landing).as_posix() in message and "negative_count" in message
+
+
+def test_quality_results_are_filed_under_the_data_day_of_a_late_file(tmp_path):
+    """Issue 13.6: a day-1 report arriving on night 3 with a negative count: its failure shows
+    on day 1 (recorded by night 3), not on day 3; day 3's own results stay on day 3."""
+    landing = make_landing(tmp_path, days=3, scale=0.01, seed=4)
+    paths = paths_for(landing, tmp_path / "w.duckdb")
+    pipeline.run_night(paths, day(1))
+    pipeline.run_night(paths, day(2))
+    (landing / "exchange_office" / day(1).isoformat() / "CNBJSA_late.csv").write_text(
+        "report_date,office_code,direction,mail_class,items_received,items_dispatched\n"
+        f"{day(1)},CNBJSA,inbound,U,-7,10\n", encoding="utf-8")
+    pipeline.run_night(paths, day(3))
+    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    try:
+        rows = con.execute("""SELECT report_date, success, rows_failed FROM mart.quality_daily
+                              WHERE feed = 'exchange_office' AND check_name = 'negative_count'
+                                AND column_name = 'items_received' AND run_date = ?
+                              ORDER BY report_date""", [day(3)]).fetchall()
+    finally:
+        con.close()
+    by_day = {d: (ok, n) for d, ok, n in rows}
+    assert by_day[day(1)] == (False, 1)
+    assert day(3) in by_day and day(2) not in by_day  # night 3 checked data of days 1 and 3 only
