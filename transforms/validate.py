@@ -36,14 +36,54 @@ def _stable(observed: dict) -> dict:
     return out
 
 
-def _record(con, run_date: date, suite: str, feed: str, outcomes) -> None:
+def _insert_result(con, run_date: date, suite: str, feed: str, day: date, o, success: bool,
+                   observed: dict) -> None:
+    con.execute(
+        "INSERT INTO core.quality_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [run_date, suite, feed, day, o.rule, o.expectation_type, o.column, o.severity, success,
+         json.dumps(observed, ensure_ascii=False, default=str), observed.get("unexpected_count")])
+
+
+def _record(con, run_date: date, suite: str, feed: str, outcomes, table: str | None = None) -> None:
+    """Record each outcome under the data day it checked. Batch rows belong to their file's
+    date folder (an events file's results go to its folder's day, whatever days its events
+    fall on; the reference, which has no folder, to the run's day); a batch spanning several
+    days gives one result per day, with that day's counts. A result with no failing rows to
+    split (a check of the batch as a whole) is filed under every day of the batch; mart checks
+    cover the published tables as of the night, under the run's day."""
+    days = []
+    if table is not None:
+        days = con.execute(
+            f"SELECT coalesce(bf.folder_date, ?::DATE) AS d, count(*) FROM {table} s "
+            "LEFT JOIN staging.batch_files bf USING (_file_id) GROUP BY ALL ORDER BY 1",
+            [run_date]).fetchall()
     for o in outcomes:
         observed = _stable(o.observed)
-        con.execute(
-            "INSERT INTO core.quality_results VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)",
-            [run_date, suite, feed, o.rule, o.expectation_type, o.column, o.severity, o.success,
-             json.dumps(observed, ensure_ascii=False, default=str),
-             observed.get("unexpected_count")])
+        if len(days) <= 1:  # one data day (or none): the batch result is that day's
+            _insert_result(con, run_date, suite, feed, days[0][0] if days else run_date, o,
+                           o.success, observed)
+            continue
+        failed: dict = {}
+        if o.failing_ids_sql and not o.success:
+            failed = {d: set(ids) for d, ids in con.execute(
+                f"SELECT coalesce(bf.folder_date, ?::DATE), list(s._row_id) FROM {table} s "
+                "LEFT JOIN staging.batch_files bf USING (_file_id) "
+                f"WHERE s._row_id IN (SELECT * FROM ({o.failing_ids_sql}) AS f) GROUP BY ALL",
+                [run_date]).fetchall()}
+        for d, n in days:
+            if not o.failing_ids_sql:
+                _insert_result(con, run_date, suite, feed, d, o, o.success, observed)
+                continue
+            ids = failed.get(d, set())
+            # this day's counts and failing sample; the batch's value list cannot be split
+            mine = {k: v for k, v in observed.items() if k != "unexpected_values"}
+            mine.update(element_count=n, unexpected_count=len(ids),
+                        unexpected_percent=100.0 * len(ids) / n if n else 0.0)
+            if "partial_unexpected_index_list" in mine:
+                mine["partial_unexpected_index_list"] = [
+                    e for e in mine["partial_unexpected_index_list"]
+                    if isinstance(e, dict) and e.get("_row_id") in ids]
+            _insert_result(con, run_date, suite, feed, d, o, not ids, mine)
 
 
 def _route(con, table: str, outcomes) -> None:
@@ -117,7 +157,7 @@ def validate_batch(con: duckdb.DuckDBPyConnection, run_date: date, paths=None) -
         run_sql(con, "staging/reference.sql")
         outcomes = quality.validate(con, "staging.reference", "staging_reference")
         _route(con, "staging.reference", outcomes)
-        _record(con, run_date, "staging_reference", "reference", outcomes)
+        _record(con, run_date, "staging_reference", "reference", outcomes, "staging.reference")
         accepted = not con.execute("SELECT count(*) FROM staging.file_failures").fetchone()[0]
         con.execute("INSERT INTO staging.reference_accepted VALUES (?)", [accepted])
         checks.append(("staging.reference", "staging_reference"))
@@ -134,7 +174,7 @@ def validate_batch(con: duckdb.DuckDBPyConnection, run_date: date, paths=None) -
         if run.table == "staging.reference":
             continue  # routed above
         _route(con, run.table, run.outcomes)
-        _record(con, run_date, run.suite_name, feeds[run.table], run.outcomes)
+        _record(con, run_date, run.suite_name, feeds[run.table], run.outcomes, run.table)
         failed += sum(not o.success for o in run.outcomes)
     _raw_from_parquet(con)
     rows = con.execute("SELECT count(*) FROM staging.rule_failures").fetchone()[0]
