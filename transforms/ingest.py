@@ -47,7 +47,7 @@ def ingest_file(paths: Paths, entry: dict) -> dict:
     feed = entry["feed"]
     if feed == "unknown":
         manifest["file_error"] = ["unrecognised_path",
-                                  "path does not match <feed>/<YYYY-MM-DD>/<file>.(csv|xlsx|jsonl[.gz]|csv[.gz])"]
+                                  "unrecognised_path: path does not match <feed>/<YYYY-MM-DD>/<file>.(csv|xlsx|jsonl[.gz]|csv[.gz])"]
     elif feed == "item_events":
         res = readers.read_events(source, folder_date, rows_path, quarantine_path)
         manifest.update(rows_read=res.rows_read, rows_parsed=res.rows_ok,

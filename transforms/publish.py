@@ -13,6 +13,7 @@ import duckdb
 
 from transforms.catalog import comment_statements, mart_tables
 from transforms.config import Paths
+from transforms.db import quote_ident
 
 
 def _fsync(path) -> None:
@@ -29,13 +30,13 @@ def publish(con: duckdb.DuckDBPyConnection, paths: Paths, run_date: date) -> dic
     tmp = target.with_name(f".{target.name}.publishing-{os.getpid()}")
     for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
         leftover.unlink(missing_ok=True)
-    con.execute(f"ATTACH '{tmp}' AS pub")
+    con.execute("ATTACH ? AS pub", [str(tmp)])
     try:
         con.execute("CREATE SCHEMA pub.mart")
         rows = {}
         for table, spec in mart_tables().items():
-            columns = ", ".join(f'"{c}"' for c in spec["columns"])
-            types = ", ".join(f'"{c}" {t}' for c, (t, _) in spec["columns"].items())
+            columns = ", ".join(quote_ident(c) for c in spec["columns"])
+            types = ", ".join(f"{quote_ident(c)} {t}" for c, (t, _) in spec["columns"].items())
             con.execute(f"CREATE TABLE pub.mart.{table} ({types})")
             # Sorted by the leading key so dashboards' filtered reads touch few row groups.
             con.execute(f"INSERT INTO pub.mart.{table} SELECT {columns} FROM mart.{table} "

@@ -80,7 +80,7 @@ def _ratio(a, b):
     return None if a is None or not b else a / b
 
 
-def _q(values: list[float], p: float) -> float:
+def _quantile(values: list[float], p: float) -> float:
     s = sorted(values)
     k = (len(s) - 1) * p
     lo, hi = math.floor(k), math.ceil(k)
@@ -211,7 +211,7 @@ def make_sample_warehouse(
         for d_i, d in enumerate(dates):
             window = recvs[max(0, d_i - 27): d_i + 1] or recvs[:1]
             mean = sum(window) / len(window)
-            p95 = _q(window, 0.95)
+            p95 = _quantile(window, 0.95)
             growth = 0.12 if code in ("CNCANA", "SZKJ02") else (-0.01 if code == "CNURCA" else 0.02)
             breach = None
             if growth > 0:
