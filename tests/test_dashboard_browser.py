@@ -243,6 +243,11 @@ def test_dashboard_renders_offline_with_data(browser: Page, dashboard: Path):
                   "Data quality", "CNCANA"):
         assert label in text
     assert "渲染失败" not in text
+    # the failed-expectations table shows each check's name and observed value (issue 13, finding 11)
+    cells = browser.eval("""Array.from(document.querySelectorAll('#quality table[data-table=failed-expectations] tbody tr'))
+        .map(tr => Array.from(tr.cells).map(td => td.innerText))""")
+    assert cells and all(row[2] == "offices_complete" for row in cells), cells
+    assert all(row[4].startswith('{"unexpected_count"') for row in cells), cells
 
     OUTPUT.mkdir(parents=True, exist_ok=True)
     browser.screenshot(OUTPUT / "dashboard_top.png", full=False)

@@ -21,12 +21,14 @@ def mart_tables() -> dict:
 
 def create_statements(schema: str = "mart") -> list[str]:
     """CREATE TABLE IF NOT EXISTS + COMMENT statements for every mart table in `schema`."""
-    out = []
-    for table, spec in mart_tables().items():
-        cols = ", ".join(f"{quote_ident(c)} {t}" for c, (t, _) in spec["columns"].items())
-        out.append(f"CREATE TABLE IF NOT EXISTS {schema}.{table} ({cols})")
-        out.extend(comment_statements(table, spec, schema))
-    return out
+    return [stmt for table in mart_tables() for stmt in table_statements(table, schema)]
+
+
+def table_statements(table: str, schema: str = "mart") -> list[str]:
+    """CREATE TABLE IF NOT EXISTS + COMMENT statements of one mart table."""
+    spec = mart_tables()[table]
+    cols = ", ".join(f"{quote_ident(c)} {t}" for c, (t, _) in spec["columns"].items())
+    return [f"CREATE TABLE IF NOT EXISTS {schema}.{table} ({cols})", *comment_statements(table, spec, schema)]
 
 
 def comment_statements(table: str, spec: dict, schema: str = "mart") -> list[str]:

@@ -80,9 +80,9 @@ TABLES: dict[str, dict[str, Any]] = {
         "order": "report_date, feed, path", "date": "report_date",
     },
     "quality_daily": {
-        "columns": ["feed", "report_date", "rule", "expectation", "severity", "success",
-                    "observed", "offices_missing"],
-        "order": "report_date, feed, rule", "date": "report_date",
+        "columns": ["feed", "report_date", "check_name", "expectation", "column_name", "severity",
+                    "success", "observed_value", "rows_failed", "offices_missing"],
+        "order": "report_date, feed, check_name", "date": "report_date",
     },
 }
 # mart.quarantine can be large (one row per rejected row): aggregated in SQL, plus a sample.
@@ -263,7 +263,7 @@ def load_dashboard_data(warehouse: Path, max_days: int = 400) -> dict:
             r[zh] = r[en] = r[msg]
 
     qd = data["quality_daily"]
-    om, ob = qd["columns"].index("offices_missing"), qd["columns"].index("observed")
+    om, ob = qd["columns"].index("offices_missing"), qd["columns"].index("observed_value")
     for r in qd["rows"]:
         r[om] = _as_list(r[om])
         r[ob] = _observed(r[ob])
