@@ -3,10 +3,18 @@
 Analysts hold read-only connections at any hour: they keep the file they opened (the old
 inode) until they reconnect, and a new connection sees either the previous or the new
 complete warehouse, never half of one.
+
+A read-write session on the published file (`duckdb FILE` opens read-write by default) leaves
+`FILE.wal` beside it; renamed over, the new file would meet that WAL and every later connection
+would fail ("WAL does not match database file"). So the file is published read-only (mode 0444:
+a non-root read-write open fails at once), and a WAL found beside it at publish time is moved
+aside, kept, and reported (see docs/architecture.md).
 """
 from __future__ import annotations
 
+import logging
 import os
+import stat
 from datetime import date, datetime, timezone
 
 import duckdb
@@ -22,6 +30,25 @@ def _fsync(path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+log = logging.getLogger(__name__)
+READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+
+
+def _move_foreign_wal(target) -> str | None:
+    """A WAL beside the published file was written by someone else's read-write session (the
+    pipeline never writes there): move it aside so the new file opens clean. The session keeps
+    its open WAL and the old file's inode; its scratch work goes with the replaced file."""
+    wal = target.with_name(target.name + ".wal")
+    if not wal.exists():
+        return None
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    aside = target.with_name(f"{target.name}.wal.foreign-{stamp}")
+    os.replace(wal, aside)
+    log.warning("a read-write session had %s open (its WAL is now %s): the warehouse is published "
+                "read-only; open it with read_only=True / `duckdb -readonly`", target, aside)
+    return str(aside)
 
 
 def publish(con: duckdb.DuckDBPyConnection, paths: Paths, run_date: date) -> dict:
@@ -56,9 +83,12 @@ def publish(con: duckdb.DuckDBPyConnection, paths: Paths, run_date: date) -> dic
         con.execute("CHECKPOINT pub")
     finally:
         con.execute("DETACH pub")
+    os.chmod(tmp, READ_ONLY)
     _fsync(tmp)
+    foreign_wal = _move_foreign_wal(target)
     os.replace(tmp, target)
     _fsync(target.parent)
     con.execute("UPDATE core.runs SET status = 'published', finished_at = now()::TIMESTAMP "
                 "WHERE run_date = ?", [run_date])
-    return {"warehouse": str(target), "rows": rows, "published_at": published_at.isoformat()}
+    return {"warehouse": str(target), "rows": rows, "published_at": published_at.isoformat(),
+            "foreign_wal": foreign_wal}
