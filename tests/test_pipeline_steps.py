@@ -221,3 +221,35 @@ def test_quality_results_are_filed_under_the_data_day_of_a_late_file(tmp_path):
     by_day = {d: (ok, n) for d, ok, n in rows}
     assert by_day[day(1)] == (False, 1)
     assert day(3) in by_day and day(2) not in by_day  # night 3 checked data of days 1 and 3 only
+
+
+def test_quarantine_details_name_the_column_and_say_their_rule_once_and_subtotals_load(tmp_path):
+    """Issue 13, findings 7 and 9."""
+    landing = make_landing(tmp_path, days=1, scale=0.01, seed=4)
+    folder = landing / "exchange_office" / day(1).isoformat()
+    head = "report_date,office_code,direction,mail_class,items_received,items_dispatched\n"
+    d = day(1).isoformat()
+    (folder / "bad_total.csv").write_text(
+        head + f"{d},CNBJSA,inbound,U,10,5\n{d},CNBJSA,outbound,U,20,7\nTotal,,,,31,12\n", encoding="utf-8")
+    (folder / "no_header.csv").write_text("just,some,words\n1,2,3\n", encoding="utf-8")
+    (folder / "subtotals.csv").write_text(
+        head + f"{d},CNSHAA,inbound,U,10,5\n{d},CNSHAA,inbound,小计,10,5\n"
+        f"{d},CNSHAA,outbound,C,20,7\nSubtotal,,,,20,7\n合计,,,,30,12\n", encoding="utf-8")
+    paths = paths_for(landing, tmp_path / "w.duckdb")
+    pipeline.run_night(paths, day(1))
+    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    ledger = {p.rsplit("/", 1)[1]: rest for p, *rest in con.execute(
+        "SELECT path, status, message, rows_read, rows_loaded, rows_quarantined, rows_duplicate "
+        "FROM mart.load_ledger WHERE path LIKE 'exchange_office/%' AND path SIMILAR TO '.*/(bad_total|"
+        "no_header|subtotals)[.]csv'").fetchall()}
+    details = dict(con.execute("SELECT file, detail FROM mart.quarantine WHERE line IS NULL").fetchall())
+    con.close()
+    status, message, *_ = ledger["bad_total.csv"]
+    assert status == "quarantined" and message.count("total_mismatch") == 1
+    assert "items_received" in message and "31" in message and "30" in message  # column, total, rows' sum
+    assert "items_received" in details["bad_total.csv"]
+    status, message, *_ = ledger["no_header.csv"]
+    assert status == "quarantined" and message.startswith("no_header: ") and message.count("no_header") == 1
+    status, message, read, loaded, quarantined, duplicate = ledger["subtotals.csv"]
+    assert status == "loaded" and message is None
+    assert read == loaded == 2 and read == loaded + quarantined + duplicate

@@ -11,7 +11,7 @@ from datetime import date
 
 import duckdb
 
-from transforms.db import SQL_DIR, run_sql, table_exists
+from transforms.db import SQL_DIR, quote_ident, quote_literal, run_sql, table_exists
 from transforms.marts import refresh_table
 
 BATCH_SUITES = [  # (staging table, suite, feed)
@@ -86,27 +86,36 @@ def _record(con, run_date: date, suite: str, feed: str, outcomes, table: str | N
             _insert_result(con, run_date, suite, feed, d, o, not ids, mine)
 
 
+FILE_DETAIL_ROWS = 5  # failing rows named in a file-level detail; the count says how many more
+
+
 def _route(con, table: str, outcomes) -> None:
     for o in outcomes:
         if o.success or not o.failing_ids_sql or o.severity not in ("row", "file"):
             continue
-        # detail: "<expectation>: col = value, col = value" from the failing row itself
-        cols = [c.strip() for c in (o.column or "").split(",") if c.strip()]
+        # "col = value, col = value" from the failing row itself (meta.detail_columns, else the rule's)
+        cols = list(o.detail_columns) or [c.strip() for c in (o.column or "").split(",") if c.strip()]
         shown = " || ', ' || ".join(
-            f"'{c} = ' || coalesce(CAST(s.\"{c}\" AS VARCHAR), 'NULL')" for c in cols) or "''"
-        detail = f"'{o.expectation_type}: ' || {shown}"
+            f"{quote_literal(c + ' = ')} || coalesce(CAST(s.{quote_ident(c)} AS VARCHAR), 'NULL')"
+            for c in cols) or "''"
         failing = f"SELECT * FROM ({o.failing_ids_sql}) AS f"
         if o.severity == "row":
             raw = "s._raw" if table != "staging.item_events" else "NULL"  # filled by _raw_from_parquet
             con.execute(f"""
                 INSERT INTO staging.rule_failures
-                SELECT s._file_id, s._line, {raw}, ?, {detail}
+                SELECT s._file_id, s._line, {raw}, ?, {quote_literal(o.expectation_type + ': ')} || {shown}
                 FROM {table} s WHERE s._row_id IN ({failing})""", [o.rule])
         else:
+            # A file-level detail starts with its rule (as the readers' file errors do) and names
+            # the failing lines: "total_mismatch: line 12: column_name = items_received, ..."
             con.execute(f"""
                 INSERT INTO staging.file_failures
-                SELECT s._file_id, ?, any_value({detail})
-                FROM {table} s WHERE s._row_id IN ({failing}) GROUP BY s._file_id""", [o.rule])
+                SELECT s._file_id, ?, ? || ': ' || array_to_string(list_slice(
+                           list('line ' || coalesce(CAST(s._line AS VARCHAR), '?') || ': ' || {shown}
+                                ORDER BY s._line), 1, ?), '; ')
+                       || CASE WHEN count(*) > ? THEN format('; and {{}} more', count(*) - ?) ELSE '' END
+                FROM {table} s WHERE s._row_id IN ({failing}) GROUP BY s._file_id""",
+                [o.rule, o.rule, FILE_DETAIL_ROWS, FILE_DETAIL_ROWS, FILE_DETAIL_ROWS])
 
 
 def _datadocs(paths, run_date: date, step: str, report) -> str | None:
@@ -127,15 +136,14 @@ def _raw_from_parquet(con) -> None:
            JOIN staging.batch_files bf USING (_file_id) WHERE f._raw IS NULL""").fetchall()]
     if not files:
         return
-    listing = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
-    con.execute(f"""
+    con.execute("""
         UPDATE staging.rule_failures f SET _raw = p._raw
         FROM (SELECT bf._file_id, r._line, r._raw
-              FROM read_parquet({listing}, filename = true) r
+              FROM read_parquet(?, filename = true) r
               JOIN staging.batch_files bf ON r.filename = bf.rows_path
               SEMI JOIN (SELECT _file_id, _line FROM staging.rule_failures WHERE _raw IS NULL) x
                 ON x._file_id = bf._file_id AND x._line = r._line) p
-        WHERE f._raw IS NULL AND f._file_id = p._file_id AND f._line = p._line""")
+        WHERE f._raw IS NULL AND f._file_id = p._file_id AND f._line = p._line""", [files])
 
 
 def validate_batch(con: duckdb.DuckDBPyConnection, run_date: date, paths=None) -> dict:
@@ -150,7 +158,7 @@ def validate_batch(con: duckdb.DuckDBPyConnection, run_date: date, paths=None) -
                 [run_date])
     for table, seed in (("country_tz", "country_tz.csv"), ("city_tz", "impc_city_tz.csv")):
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM "
-                    f"read_csv('{SQL_DIR / 'seeds' / seed}', header = true, all_varchar = true)")
+                    "read_csv(?, header = true, all_varchar = true)", [str(SQL_DIR / "seeds" / seed)])
     checks = []
     if con.execute("SELECT count(*) FROM staging.raw_reference").fetchone()[0]:
         # The reference decides what "known office" means for the rest: check it first.
