@@ -11,6 +11,7 @@ from datetime import date
 
 import duckdb
 
+from transforms.config import EVENT_LOOKBACK_DAYS
 from transforms.db import SQL_DIR, run_sql, table_exists
 from transforms.marts import refresh_table
 
@@ -63,9 +64,12 @@ def _route(con, table: str, outcomes) -> None:
                 SELECT s._file_id, s._line, {raw}, ?, {detail}
                 FROM {table} s WHERE s._row_id IN ({failing})""", [o.rule])
         else:
+            # the file's entry names the first failing line (its rows are not listed one by one)
             con.execute(f"""
                 INSERT INTO staging.file_failures
-                SELECT s._file_id, ?, any_value({detail})
+                SELECT s._file_id, ?, 'line ' || min(s._line) || ': ' || arg_min({detail}, s._line)
+                    || CASE WHEN count(*) > 1 THEN format(' (and {{}} more rows)', count(*) - 1)
+                            ELSE '' END
                 FROM {table} s WHERE s._row_id IN ({failing}) GROUP BY s._file_id""", [o.rule])
 
 
@@ -112,21 +116,26 @@ def validate_batch(con: duckdb.DuckDBPyConnection, run_date: date, paths=None) -
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM "
                     f"read_csv('{SQL_DIR / 'seeds' / seed}', header = true, all_varchar = true)")
     checks = []
-    if con.execute("SELECT count(*) FROM staging.raw_reference").fetchone()[0]:
+    if con.execute("SELECT count(*) FROM staging.batch_files WHERE feed = 'reference'").fetchone()[0]:
         # The reference decides what "known office" means for the rest: check it first.
-        run_sql(con, "staging/reference.sql")
-        outcomes = quality.validate(con, "staging.reference", "staging_reference")
-        _route(con, "staging.reference", outcomes)
-        _record(con, run_date, "staging_reference", "reference", outcomes)
-        accepted = not con.execute("SELECT count(*) FROM staging.file_failures").fetchone()[0]
+        has_rows = con.execute("SELECT count(*) FROM staging.raw_reference").fetchone()[0] > 0
+        if has_rows:
+            run_sql(con, "staging/reference.sql")
+            outcomes = quality.validate(con, "staging.reference", "staging_reference")
+            _route(con, "staging.reference", outcomes)
+            _record(con, run_date, "staging_reference", "reference", outcomes)
+            checks.append(("staging.reference", "staging_reference"))
+        # The reference is one document: a row the reader rejected rejects the whole file.
+        run_sql(con, "staging/reference_rejects.sql")
+        accepted = has_rows and not con.execute(
+            "SELECT count(*) FROM staging.file_failures").fetchone()[0]
         con.execute("INSERT INTO staging.reference_accepted VALUES (?)", [accepted])
-        checks.append(("staging.reference", "staging_reference"))
     run_sql(con, "staging/offices_effective.sql")
     if not con.execute("SELECT count(*) FROM temp.offices").fetchone()[0]:
         raise RuntimeError("no usable reference/offices.csv: deliver one that passes its rules "
                            "(see mart.quarantine) before the feeds can be checked")
     for model in ("exchange_office", "customs_centre", "item_events"):
-        run_sql(con, f"staging/{model}.sql")
+        run_sql(con, f"staging/{model}.sql", event_lookback_days=EVENT_LOOKBACK_DAYS)
     report = quality.validate_many(con, checks + [(t, s) for t, s, _ in BATCH_SUITES])
     feeds = {t: f for t, _, f in BATCH_SUITES}
     failed = 0

@@ -31,7 +31,15 @@ missing AS (
 ),
 quarantined AS (
     SELECT path, feed, message FROM core.ledger, run
-    WHERE ledger.run_date = run.run_day AND status = 'quarantined'
+    WHERE ledger.run_date = run.run_day AND status = 'quarantined' AND feed <> 'reference'
+),
+-- A rejected reference changes nothing (the one in force stays), which is why it must be seen.
+reference_rejected AS (
+    SELECT path, message,
+           (SELECT max(l.run_date) FROM core.ledger l
+            WHERE l.feed = 'reference' AND l.status = 'loaded') AS in_force_since
+    FROM core.ledger, run
+    WHERE ledger.run_date = run.run_day AND status = 'quarantined' AND feed = 'reference'
 ),
 alerts AS (
 SELECT run.run_day AS as_of_date, CASE WHEN value > 1 THEN 'critical' ELSE 'warning' END AS severity,
@@ -73,5 +81,12 @@ SELECT run.run_day, 'warning', NULL, 'file_quarantined', NULL, NULL,
        format('文件已隔离：{}（{}）', path, message),
        format('file quarantined: {} ({})', path, message)
 FROM quarantined, run
+UNION ALL
+SELECT run.run_day, 'critical', NULL, 'reference_rejected', NULL, NULL,
+       format('参考表已拒收：{}（{}），继续使用 {} 载入的参考表', path, message,
+              coalesce(in_force_since::VARCHAR, '此前')),
+       format('reference rejected: {} ({}); the reference loaded on {} stays in force', path,
+              message, coalesce(in_force_since::VARCHAR, 'an earlier run'))
+FROM reference_rejected, run
 )
 SELECT *, message_zh || ' / ' || message_en AS message FROM alerts
