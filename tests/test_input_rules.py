@@ -136,7 +136,7 @@ def test_no_customs_time_at_a_centre_or_a_closed_office(night2):
 
 def test_naive_times_use_the_time_zone_of_their_period(night2):
     rows = dict(q(night2, "SELECT release_date, dwell_max_h FROM mart.customs_dwell_daily "
-                          "WHERE office_code = 'CNTZZA' AND direction = 'inbound'"))
+                          "WHERE office_code = 'CNTZZA' AND direction = 'inbound' AND n_released > 0"))
     assert rows == {day(1): pytest.approx(2.0), day(2): pytest.approx(1.0)}
 
 
