@@ -696,6 +696,72 @@ def capacity_outlook(od: pl.DataFrame, cd: pl.DataFrame, ref: Reference, days: l
     return _frame(out, ["office_code", "direction", "as_of_date"])
 
 
+STAY_STEPS = ("to_customs", "customs", "after_release", "stay")
+# direction: (arrival code, departure code)
+STAY_CODES = {"inbound": ("EMD", "EMF"), "outbound": ("EMB", "EMC")}
+
+
+def office_stays(inp: Inputs, clr: pl.DataFrame) -> list[dict]:
+    """One stay per (item, office of exchange, direction) with a departure event there: the hours
+    of each step (docs/office-stay.md), None where a step is missing."""
+    exchange = {o.code for o in inp.ref.rows if o.type in EXCHANGE_TYPES}
+    clearance = {(r["item_id"], r["office_code"], r["direction"]): r
+                 for r in clr.iter_rows(named=True) if r["office_code"] in exchange}
+    times = defaultdict(list)
+    for item, code, utc, office in inp.events.select("item_id", "event_code", "utc", "office_code").iter_rows():
+        if office in exchange:
+            times[(item, office, code)].append(utc)
+    out = []
+    for (item, office, code), deps in list(times.items()):
+        direction = next((d for d, (_a, dep) in STAY_CODES.items() if dep == code), None)
+        if direction is None:
+            continue
+        c = clearance.get((item, office, direction))
+        released = c["released"] if c else None
+        later = [t for t in deps if released is not None and t >= released]
+        departure = min(later) if later else min(deps)
+        arrivals = [t for t in times.get((item, office, STAY_CODES[direction][0]), ()) if t <= departure]
+        arrival = min(arrivals) if arrivals else None
+        ok = released is not None and released <= departure
+        hours = lambda a, b: (b - a).total_seconds() / 3600.0  # noqa: E731
+        out.append({
+            "office_code": office, "direction": direction,
+            "departure_date": _local_date(departure, inp.ref.tz(office)),
+            "missing_arrival": arrival is None, "missing_release": not ok,
+            "to_customs": hours(arrival, c["presented"]) if ok and arrival is not None
+            and arrival <= c["presented"] else None,
+            "customs": hours(c["presented"], released) if ok else None,
+            "after_release": hours(released, departure) if ok else None,
+            "stay": hours(arrival, departure) if arrival is not None else None,
+        })
+    return out
+
+
+def office_stay_daily(stays: list[dict], days: list[date]) -> pl.DataFrame:
+    dayset = set(days)
+    groups = defaultdict(list)
+    for s in stays:
+        if s["departure_date"] in dayset:
+            groups[("office", s["office_code"], s["departure_date"], s["direction"])].append(s)
+            groups[("national", None, s["departure_date"], s["direction"])].append(s)
+    out = []
+    for (scope, office, d, direction), ss in groups.items():
+        row = {"scope": scope, "office_code": office, "departure_date": d, "direction": direction,
+               "n_items": len(ss), "n_missing_arrival": sum(s["missing_arrival"] for s in ss),
+               "n_missing_release": sum(s["missing_release"] for s in ss)}
+        for step in STAY_STEPS:
+            x = np.array([s[step] for s in ss if s[step] is not None], dtype=float)
+            row[f"{step}_n"] = len(x)
+            for name, fn in (("mean", np.mean), ("p50", lambda a: np.percentile(a, 50)),
+                             ("p90", lambda a: np.percentile(a, 90)), ("p95", lambda a: np.percentile(a, 95))):
+                row[f"{step}_{name}_h"] = float(fn(x)) if len(x) else None
+        stay = np.array([s["stay"] for s in ss if s["stay"] is not None], dtype=float)
+        row["stay_share_within_24h"] = float(np.mean(stay <= 24.0)) if len(stay) else None
+        row["stay_share_within_48h"] = float(np.mean(stay <= 48.0)) if len(stay) else None
+        out.append(row)
+    return _frame(out, ["scope", "office_code", "departure_date", "direction"])
+
+
 def compute_marts(inp: Inputs, days: list[date]) -> dict[str, pl.DataFrame]:
     days = sorted(days)
     od = office_daily(inp, days)
@@ -710,6 +776,7 @@ def compute_marts(inp: Inputs, days: list[date]) -> dict[str, pl.DataFrame]:
         "lane_weekly": lane_weekly(disp, days),
         "destination_monthly": destination_monthly(disp, days),
         "capacity_outlook": capacity_outlook(od, cd, inp.ref, days),
+        "office_stay_daily": office_stay_daily(office_stays(inp, clr), days),
         "_clearance": clr,
         "_dispatches": disp,
     }
@@ -738,6 +805,7 @@ MART_KEYS = {
     "lane_weekly": ["origin_office", "destination_country", "iso_week"],
     "destination_monthly": ["destination_country", "month"],
     "capacity_outlook": ["office_code", "direction", "as_of_date"],
+    "office_stay_daily": ["scope", "office_code", "departure_date", "direction"],
 }
 
 

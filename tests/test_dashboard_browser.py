@@ -27,8 +27,8 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "tests" / "output"
 CHROMIUM = "/usr/bin/chromium"
-CHARTS = ["trend", "heatmap", "dwell", "capacity", "lanes", "destinations", "centres", "missing",
-          "quarantined"]
+CHARTS = ["trend", "heatmap", "dwell", "stay", "stay-trend", "capacity", "lanes", "destinations",
+          "centres", "missing", "quarantined"]
 
 
 def _ensure_chromium() -> str:
@@ -243,6 +243,21 @@ def test_dashboard_renders_offline_with_data(browser: Page, dashboard: Path):
                   "Data quality", "CNCANA"):
         assert label in text
     assert "渲染失败" not in text
+    # the stay by step: three stacked steps per office and direction, each office's bottleneck
+    # named (the sample gives each office a different one)
+    assert marks["stay"] == 4 * 2 * 3
+    bottlenecks = browser.eval("Array.from(document.querySelectorAll('#stay .bottleneck'))"
+                               ".map(e => e.getAttribute('data-office') + ':' + e.textContent.split('bottleneck: ')[1])")
+    assert {b.split(":")[0]: b.split(":")[1].split(" ")[1] for b in bottlenecks} == {
+        "CNBJSA": "presented", "CNSHAA": "released", "CNCANA": "arrival", "CNURCA": "presented"}
+    assert marks["stay-trend"] == 2 * 30            # national total-stay p90, both directions
+    # alerts lead with what changed since the previous night, continuing ones one line per kind
+    states = browser.eval("Array.from(document.querySelectorAll('table[data-table=alerts] tbody tr'))"
+                          ".map(r => r.cells[0].textContent)")
+    assert states == ["升级 escalated", "新 new", "新 new", "解除 resolved"]
+    cont = browser.eval("Array.from(document.querySelectorAll('table[data-table=alerts-continuing] tbody tr'))"
+                        ".map(r => r.cells[0].textContent + '=' + r.cells[1].textContent)")
+    assert cont == ["capacity_breach=2"]
 
     OUTPUT.mkdir(parents=True, exist_ok=True)
     browser.screenshot(OUTPUT / "dashboard_top.png", full=False)

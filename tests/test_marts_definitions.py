@@ -336,6 +336,36 @@ def _events():
         _ev(u2, "EDC", "2026-12-31T01:30:00+08:00", UR, orig="KZ"),                 # = 23:30 Urumqi, 12-30
         _ev(u3, "EDB", "2026-12-30T23:50:00", UR, orig="KZ"))
     add(D("2026-12-31"), _ev(u3, "EDC", "2026-12-31T00:10:00", UR, orig="KZ"))    # 12-31 in Urumqi
+    # stays at an office, step by step (mart.office_stay_daily); Shanghai keeps Asia/Shanghai
+    SH = "CNSHAA"
+    s1, s2, s3, s4, s5, s6, s7, s8 = (_s10("EF") for _ in range(8))
+    add(D("2027-01-02"),
+        _ev(s1, "EMD", "2027-01-02T06:00:00", SH), _ev(s1, "EDB", "2027-01-02T09:00:00", SH),
+        _ev(s1, "EME", "2027-01-02T10:00:00", SH, retention_code="EME"),
+        _ev(s2, "EMD", "2027-01-02T07:00:00", SH), _ev(s2, "EDB", "2027-01-02T08:00:00", SH),
+        _ev(s2, "EMF", "2027-01-02T20:00:00", SH),                                  # EMF without EDC
+        _ev(s3, "EDB", "2027-01-02T10:00:00", SH), _ev(s3, "EDC", "2027-01-02T11:00:00", SH),
+        _ev(s3, "EMF", "2027-01-02T15:00:00", SH),                                  # no EMD seen
+        _ev(s4, "EMD", "2027-01-02T05:00:00", SH), _ev(s4, "EMF", "2027-01-02T23:00:00", SH),  # never presented
+        _ev(s5, "EMD", "2027-01-02T05:00:00", SH), _ev(s5, "EDB", "2027-01-02T06:00:00", SH),
+        _ev(s5, "EMF", "2027-01-02T07:00:00", SH), _ev(s5, "EDC", "2027-01-02T09:00:00", SH),  # released after leaving
+        _ev(s6, "EMD", "2027-01-02T01:00:00", SH), _ev(s6, "EDB", "2027-01-02T02:00:00", SH),
+        _ev(s6, "EMF", "2027-01-02T03:00:00", SH), _ev(s6, "EDC", "2027-01-02T04:00:00", SH),
+        _ev(s6, "EMF", "2027-01-02T05:00:00", SH),                                  # the EMF after release counts
+        _ev(s7, "EMB", "2027-01-02T08:00:00", SH, "US", "CN"), _ev(s7, "EXA", "2027-01-02T09:00:00", SH, "US", "CN"),
+        _ev(s7, "EXC", "2027-01-02T12:00:00", SH, "US", "CN"),
+        _ev(s7, "EMC", "2027-01-02T18:00:00", SH, "US", "CN", next_office_code="USJFKA"))
+    add(D("2027-01-03"), _ev(s1, "EDC", "2027-01-03T08:00:00", SH), _ev(s1, "EMF", "2027-01-03T12:00:00", SH))
+    add(D("2026-12-30"), _ev(s8, "EMF", "2026-12-30T18:00:00", BJ))               # its EMD arrives late
+    # Urumqi: a stay ending at 23:30 Urumqi time (01:30 the next day in Beijing), one after midnight
+    u4, u5 = _s10("EG"), _s10("EH")
+    add(D("2027-01-02"), _ev(u4, "EMD", "2027-01-02T20:00:00", UR, orig="KZ"),
+        _ev(u4, "EDB", "2027-01-02T21:00:00", UR, orig="KZ"), _ev(u4, "EDC", "2027-01-02T22:00:00", UR, orig="KZ"),
+        _ev(u4, "EMF", "2027-01-03T01:30:00+08:00", UR, orig="KZ"),
+        _ev(u5, "EMD", "2027-01-02T23:00:00", UR, orig="KZ"), _ev(u5, "EDB", "2027-01-02T23:30:00", UR, orig="KZ"))
+    add(D("2027-01-03"), _ev(u5, "EDC", "2027-01-03T00:20:00", UR, orig="KZ"),
+        _ev(u5, "EMF", "2027-01-03T00:40:00", UR, orig="KZ"))
+    late[D("2026-12-31")].append(_ev(s8, "EMD", "2026-12-29T20:00:00", BJ))
     # outbound dispatches for lanes and destinations (US every month, DE Nov and Jan only)
     plan = [("2026-11-28T10:00:00", "US"), ("2026-11-29T11:00:00", "US"), ("2026-11-30T09:00:00", "DE"),
             ("2026-11-29T12:00:00", "DE"), ("2026-12-05T10:00:00", "US"), ("2026-12-30T10:00:00", "US"),
@@ -422,7 +452,61 @@ def test_handmade_reference_encodes_the_spec(handmade):
     assert _row(od, office_code="CNBJSA", report_date=date(2026, 12, 29), direction="transit")["release_rate"] is None
 
 
+def test_handmade_reference_encodes_stays(handmade):
+    """The stay steps computed by hand for the handmade items (docs/office-stay.md)."""
+    _con, e = handmade
+    st = e["office_stay_daily"]
+    sh = _row(st, scope="office", office_code="CNSHAA", departure_date=date(2027, 1, 2), direction="inbound")
+    # s2 EMF without EDC (12 h in customs, 0 h after), s3 no EMD, s4 never presented, s5 released
+    # after leaving, s6 left at the EMF after its release
+    assert (sh["n_items"], sh["n_missing_arrival"], sh["n_missing_release"]) == (5, 1, 2)
+    assert (sh["customs_n"], sh["customs_mean_h"]) == (3, pytest.approx((12 + 1 + 2) / 3))
+    assert (sh["after_release_n"], sh["after_release_p50_h"]) == (3, 1.0)
+    assert (sh["to_customs_n"], sh["to_customs_mean_h"]) == (2, 1.0)          # s2 1 h, s6 1 h
+    assert (sh["stay_n"], sh["stay_p50_h"], sh["stay_share_within_24h"]) == (4, 8.5, 1.0)  # 13, 18, 2, 4
+    s1 = _row(st, scope="office", office_code="CNSHAA", departure_date=date(2027, 1, 3), direction="inbound")
+    assert (s1["n_items"], s1["stay_p50_h"], s1["customs_p50_h"], s1["stay_share_within_24h"],
+            s1["stay_share_within_48h"]) == (1, 30.0, 23.0, 0.0, 1.0)
+    out = _row(st, scope="office", office_code="CNSHAA", departure_date=date(2027, 1, 2), direction="outbound")
+    assert (out["n_items"], out["to_customs_p50_h"], out["customs_p50_h"], out["after_release_p50_h"]) == (1, 1.0, 3.0, 6.0)
+    # Urumqi's clock: left at 23:30 local on 01-02 (01:30 on 01-03 in Beijing); the other after midnight
+    u4 = _row(st, scope="office", office_code="CNURCA", departure_date=date(2027, 1, 2), direction="inbound")
+    assert (u4["n_items"], u4["stay_p50_h"]) == (1, 3.5)
+    u5 = _row(st, scope="office", office_code="CNURCA", departure_date=date(2027, 1, 3), direction="inbound")
+    assert u5["stay_p50_h"] == pytest.approx(100 / 60)
+    # the late EMD of s8 (loaded two nights later) completes its stay; i2 has no EMD
+    bj = _row(st, scope="office", office_code="CNBJSA", departure_date=date(2026, 12, 30), direction="inbound")
+    assert (bj["n_items"], bj["n_missing_arrival"], bj["n_missing_release"], bj["stay_p50_h"]) == (2, 1, 1, 22.0)
+    nat = _row(st, scope="national", departure_date=date(2027, 1, 2), direction="inbound")
+    assert (nat["n_items"], nat["stay_n"]) == (6, 5)   # over all items: Shanghai's five and u4
+    assert nat["stay_p50_h"] == 4.0                    # median of 13, 18, 2, 4, 3.5, not of office medians
+
+
 @pytest.mark.parametrize("table", TABLES)
 def test_handmade_mart_matches_reference(handmade, table):
     con, expected = handmade
     _assert_same(con, expected, [table])
+
+
+@pytest.mark.xfail(strict=True, reason="demo generator not tuned yet: 19 new/escalated/resolved on this "
+                   "demo's last morning (utilization near 0.85 swings weekly; customs_slow on tiny samples)")
+def test_demo_briefing_leads_with_few_changes(demo):
+    """The demo's last morning reads like a real one: a handful of new, escalated or resolved
+    alerts first, the standing conditions one line per kind."""
+    from transforms.analyst import briefing
+
+    con, _ = demo
+    text = briefing(con, None)
+    alerts = text[text.index("Alerts 告警"):].splitlines()
+    lead = [ln for ln in alerts if ln.startswith(("[new", "[escalated", "[resolved"))]
+    states = dict(con.execute("""SELECT state, count(*) FROM mart.alerts
+                                 WHERE as_of_date = (SELECT max(as_of_date) FROM mart.alerts)
+                                 GROUP BY state""").fetchall())
+    assert len(lead) == states.get("new", 0) + states.get("escalated", 0) + states.get("resolved", 0)
+    assert 1 <= len(lead) <= 10, text
+    # what continues is summarised, one line per kind, after what changed
+    cont = [ln for ln in alerts if "continuing 持续 (" in ln]
+    assert len(cont) == len(set(con.execute(
+        "SELECT kind FROM mart.alerts WHERE state = 'continuing' AND as_of_date = "
+        "(SELECT max(as_of_date) FROM mart.alerts)").fetchall()))
+    assert states.get("continuing", 0) > 0 and alerts.index(cont[0]) > alerts.index(lead[-1])

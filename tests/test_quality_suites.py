@@ -292,3 +292,35 @@ def test_mart_centre_daily_and_national(con):
     assert _failed(report.runs[0].outcomes) == [("rate_out_of_range", "warning", "release_rate", 1)]
     assert _failed(report.runs[1].outcomes) == [
         ("national_mismatch", "error", "national_received,offices_received", 1)]
+
+
+def test_mart_office_stay_daily(con):
+    from transforms.catalog import mart_tables
+
+    cols = list(mart_tables()["office_stay_daily"]["columns"])
+    con.execute("CREATE OR REPLACE TABLE mart.office_stay_daily AS SELECT "
+                + ", ".join(f"NULL::{t} AS \"{c}\"" for c, (t, _) in
+                            mart_tables()["office_stay_daily"]["columns"].items()) + " LIMIT 0")
+    good = {"scope": "office", "office_code": "CNBJSA", "departure_date": "2026-11-25", "direction": "inbound",
+            "n_items": 10, "n_missing_arrival": 1, "n_missing_release": 2,
+            **{f"{s}_{k}": v for s in ("to_customs", "customs", "after_release", "stay")
+               for k, v in (("n", 8), ("mean_h", 5.0), ("p50_h", 4.0), ("p90_h", 9.0), ("p95_h", 10.0))},
+            "stay_share_within_24h": 0.5, "stay_share_within_48h": 0.9}
+    rows = [good,
+            {**good, "scope": "national", "office_code": None},                # national row: fine
+            {**good, "office_code": "CNBAD1", "stay_p90_h": 3.0},              # p90 below p50
+            {**good, "office_code": "CNBAD2", "customs_n": 11,                 # more steps than items
+             "stay_share_within_24h": 0.95},                                   # 24 h share above 48 h
+            {**good, "office_code": "CNBAD3", "to_customs_mean_h": -1.0},      # clocks disagree
+            {**good, "office_code": "CNBAD3", "scope": "region"}]              # unknown scope
+    con.executemany(f"INSERT INTO mart.office_stay_daily ({', '.join(cols)}) VALUES "
+                    f"({', '.join('?' for _ in cols)})", [[r[c] for c in cols] for r in rows])
+    outcomes = validate(con, "mart.office_stay_daily", "mart_office_stay_daily")
+    assert _failed(outcomes) == [
+        ("invalid_scope", "error", "scope", 1),
+        ("negative_step", "warning", "to_customs_mean_h", 1),
+        ("percentiles_unordered", "error", "stay_p90_h,stay_p50_h", 1),
+        ("shares_unordered", "error", "stay_share_within_48h,stay_share_within_24h", 1),
+        ("step_count_exceeds_items", "error", "n_items,customs_n", 1),
+    ]
+    con.execute("DROP TABLE mart.office_stay_daily")

@@ -62,7 +62,36 @@ def _numeric(text: str) -> bool:
     return text.replace(",", "").replace(".", "").replace("-", "").isdigit()
 
 
-ALERTS_SHOWN = 15
+ALERT_COLUMNS = ["severity", "office_code", "direction", "kind", "value", "state", "first_fired",
+                 "message_zh", "message_en"]
+STATE_LABEL = {"new": "new 新", "escalated": "escalated 升级", "resolved": "resolved 解除"}
+
+
+def alert_lines(con: duckdb.DuckDBPyConnection, day: date) -> list[str]:
+    """The night's alerts: what changed since the previous published night first, one line each,
+    then one line per kind for the conditions that continue."""
+    from transforms import alert_digest
+
+    have = {r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'mart' AND table_name = 'alerts'").fetchall()}
+    cols = ", ".join(c if c in have else f"NULL AS {c}" for c in ALERT_COLUMNS)  # older warehouses
+    cur = con.execute(f"SELECT {cols} FROM mart.alerts WHERE as_of_date = ?", [day])
+    rows = [dict(zip(ALERT_COLUMNS, r)) for r in cur.fetchall()]
+    if not rows:
+        return ["none 无"]
+    lead, cont = alert_digest.leading(rows), alert_digest.continuing(rows)
+    counts = {s: sum(alert_digest.state_of(r) == s for r in rows) for s in ("new", "escalated", "resolved", "continuing")}
+    out = [f"{counts['new']} new 新, {counts['escalated']} escalated 升级, {counts['resolved']} resolved 解除, "
+           f"{counts['continuing']} continuing 持续"]
+    for r in lead:
+        state = alert_digest.state_of(r)
+        tag = STATE_LABEL[state] + ("" if state == "resolved" else f", {r['severity']}")
+        out.append(f"[{tag}] {r['message_zh']} | {r['message_en']}")
+    if cont:
+        out.append("Continuing, one line per kind 持续告警（按类型）:")
+        out.extend("  " + k.line() for k in cont)
+    out.append(f"all 全部: SELECT * FROM mart.alerts WHERE as_of_date = '{day}'")
+    return out
 
 
 def briefing(con: duckdb.DuckDBPyConnection, day: date | None) -> str:
@@ -103,21 +132,8 @@ def briefing(con: duckdb.DuckDBPyConnection, day: date | None) -> str:
         UNION SELECT DISTINCT centre_code FROM mart.centre_daily WHERE report_date = ? AND NOT reported
         ORDER BY 1""", [day, day]).fetchall()
     out.append(", ".join(r[0] for r in rows) or "none 无")
-    out += ["", "Alerts 告警"]
-    counts = con.execute("""SELECT kind, count(*) FILTER (WHERE severity = 'critical'), count(*)
-                            FROM mart.alerts WHERE as_of_date = ? GROUP BY kind ORDER BY 3 DESC""",
-                         [day]).fetchall()
-    out.append(format_table(["kind 类型", "critical 严重", "all 全部"], counts))
-    rows = con.execute("""SELECT severity, kind, message_zh, message_en FROM mart.alerts
-                          WHERE as_of_date = ?
-                          ORDER BY severity = 'critical' DESC, value DESC NULLS LAST, office_code
-                          LIMIT ?""", [day, ALERTS_SHOWN]).fetchall()
-    out.extend(f"[{s}] {zh} | {en}" for s, _k, zh, en in rows)
-    total = sum(c[2] for c in counts)
-    if total > len(rows):
-        out.append(f"... {total - len(rows)} more 更多: SELECT * FROM mart.alerts WHERE as_of_date = '{day}'")
-    if not rows:
-        out.append("none 无")
+    out += ["", "Alerts 告警 (against the previous published night 对比上一期)"]
+    out.extend(alert_lines(con, day))
     return "\n".join(out)
 
 

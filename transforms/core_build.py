@@ -14,6 +14,7 @@ CORE_MODELS = [
     "core/centre_rows.sql",
     "core/events.sql",
     "core/clearance.sql",
+    "core/office_stay.sql",
     "core/dispatch.sql",
     "core/clearance_daily.sql",
     "core/event_order.sql",

@@ -15,7 +15,9 @@ Both channels are Airflow connections and each is off when its connection is not
 Payload (webhook JSON; the e-mail shows the same as a table):
   {"source": "clearcap", "event": "published"|"failed", "dag_id", "run_id", "operating_day",
    "warehouse", "alerts": [{as_of_date, severity, office_code, kind, value, threshold,
-   message_zh, message_en}], "counts": {"critical": n, "warning": n},
+   message_zh, message_en, direction, state, first_fired}], "counts": {"critical": n,
+   "warning": n, "info": n (resolved rows)}, "states": {"new": n, "escalated": n,
+   "continuing": n, "resolved": n},
    "failed_tasks": [...], "reason": str|None}
 
 Used by dags/clearance_nightly.py as the `publish` task's on_success_callback (runs on the
@@ -39,7 +41,7 @@ log = logging.getLogger(__name__)
 WEBHOOK_CONN_ID = "clearcap_alerts_webhook"
 SMTP_CONN_ID = "clearcap_alerts_smtp"
 ALERT_COLUMNS = ("as_of_date", "severity", "office_code", "kind", "value", "threshold",
-                 "message_zh", "message_en")
+                 "message_zh", "message_en", "direction", "state", "first_fired")
 
 
 # -- connections ------------------------------------------------------------------------------
@@ -94,15 +96,15 @@ def webhook_url(conn) -> str:
 # -- payload ----------------------------------------------------------------------------------
 
 def published_alerts(warehouse: str, day: date | str) -> list[dict]:
-    """Rows of mart.alerts raised by the run for `day`, critical first, from the published
-    warehouse (opened read-only)."""
+    """Rows of mart.alerts raised by the run for `day` (what changed since the previous
+    published night first, critical first), from the published warehouse (opened read-only)."""
     import duckdb
 
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         rows = con.execute(
             f"SELECT {', '.join(ALERT_COLUMNS)} FROM mart.alerts WHERE as_of_date = ?::DATE "
-            "ORDER BY severity = 'critical' DESC, kind, office_code NULLS LAST",
+            "ORDER BY state = 'continuing', severity = 'critical' DESC, kind, office_code NULLS LAST",
             [str(day)]).fetchall()
     finally:
         con.close()
@@ -110,6 +112,7 @@ def published_alerts(warehouse: str, day: date | str) -> list[dict]:
     for row in rows:
         rec = dict(zip(ALERT_COLUMNS, row))
         rec["as_of_date"] = str(rec["as_of_date"])
+        rec["first_fired"] = None if rec["first_fired"] is None else str(rec["first_fired"])
         out.append(rec)
     return out
 
@@ -122,7 +125,8 @@ def build_payload(event: str, context: Mapping[str, Any]) -> dict:
     dag_id = getattr(dag, "dag_id", None) or getattr(dag_run, "dag_id", None)
     payload: dict[str, Any] = {"source": "clearcap", "event": event, "dag_id": dag_id, "run_id": run_id,
                                "operating_day": None, "warehouse": None, "alerts": [],
-                               "counts": {"critical": 0, "warning": 0}, "failed_tasks": [],
+                               "counts": {"critical": 0, "warning": 0}, "states": {},
+                               "failed_tasks": [],
                                "reason": context.get("reason")}
     try:
         from transforms.orchestration.runtime import run_args
@@ -136,6 +140,7 @@ def build_payload(event: str, context: Mapping[str, Any]) -> dict:
         payload["alerts"] = published_alerts(payload["warehouse"], payload["operating_day"])
     for a in payload["alerts"]:
         payload["counts"][a["severity"]] = payload["counts"].get(a["severity"], 0) + 1
+        payload["states"][a["state"]] = payload["states"].get(a["state"], 0) + 1
     if event == "failed":
         payload["failed_tasks"] = _failed_tasks(context)
     return payload
@@ -159,9 +164,13 @@ def render_subject(p: Mapping[str, Any]) -> str:
     day = p.get("operating_day") or "?"
     if p["event"] == "failed":
         return f"[clearcap] FAILED nightly run for {day} ({', '.join(p['failed_tasks']) or 'see Airflow'})"
-    c = p["counts"]
-    return (f"[clearcap] {day}: {len(p['alerts'])} alert(s), {c.get('critical', 0)} critical / "
-            f"{day} 预警 {len(p['alerts'])} 条")
+    from transforms.alert_digest import leading
+
+    lead = leading(p["alerts"])
+    critical = sum(a["severity"] == "critical" for a in lead)
+    cont = (p.get("states") or {}).get("continuing", 0)
+    return (f"[clearcap] {day}: {len(lead)} new/escalated/resolved alert(s), {critical} critical, "
+            f"{cont} continuing / {day} 新增、升级、解除预警 {len(lead)} 条，持续 {cont} 条")
 
 
 def render_html(p: Mapping[str, Any]) -> str:
@@ -172,13 +181,19 @@ def render_html(p: Mapping[str, Any]) -> str:
         return head + (f"<p>Failed task(s): {esc(', '.join(p['failed_tasks']) or '-')}<br>"
                        f"Reason: {esc(str(p.get('reason') or '-'))}</p>"
                        "<p>The previously published warehouse is unchanged.</p>")
+    from transforms.alert_digest import continuing, leading
+
     rows = "".join(
-        "<tr>" + "".join(f"<td>{esc('' if a[c] is None else str(a[c]))}</td>"
-                         for c in ("severity", "office_code", "kind", "value", "message_zh", "message_en"))
-        + "</tr>" for a in p["alerts"])
+        "<tr>" + "".join(f"<td>{esc('' if a.get(c) is None else str(a[c]))}</td>"
+                         for c in ("state", "severity", "office_code", "kind", "value", "message_zh",
+                                   "message_en"))
+        + "</tr>" for a in leading(p["alerts"]))
+    cont = "".join(f"<li>{esc(k.line())}</li>" for k in continuing(p["alerts"]))
     return head + (f"<p>Warehouse: {esc(str(p.get('warehouse')))}</p>"
-                   "<table border='1' cellpadding='3'><tr><th>severity</th><th>office</th><th>kind</th>"
-                   f"<th>value</th><th>消息</th><th>message</th></tr>{rows}</table>")
+                   "<p>Changed since the previous published night 与上一期相比的变化:</p>"
+                   "<table border='1' cellpadding='3'><tr><th>state</th><th>severity</th><th>office</th>"
+                   f"<th>kind</th><th>value</th><th>消息</th><th>message</th></tr>{rows}</table>"
+                   f"<p>Continuing, one line per kind 持续告警（按类型）:</p><ul>{cont or '<li>none 无</li>'}</ul>")
 
 
 # -- delivery ---------------------------------------------------------------------------------

@@ -60,4 +60,6 @@ def publish(con: duckdb.DuckDBPyConnection, paths: Paths, run_date: date) -> dic
     _fsync(target.parent)
     con.execute("UPDATE core.runs SET status = 'published', finished_at = now()::TIMESTAMP "
                 "WHERE run_date = ?", [run_date])
+    # From now on this night's alerts are what people were told: later runs keep them as they are.
+    con.execute("INSERT OR IGNORE INTO core.published_nights VALUES (?, now()::TIMESTAMP)", [run_date])
     return {"warehouse": str(target), "rows": rows, "published_at": published_at.isoformat()}

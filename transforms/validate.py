@@ -156,6 +156,7 @@ def validate_batch(con: duckdb.DuckDBPyConnection, run_date: date, paths=None) -
 MART_SUITES = [
     ("mart.office_daily", "mart_office_daily"),
     ("mart.customs_dwell_daily", "mart_customs_dwell_daily"),
+    ("mart.office_stay_daily", "mart_office_stay_daily"),
     ("mart.centre_daily", "mart_centre_daily"),
     ("mart_checks.national_vs_offices", "mart_national_daily"),
     ("mart.reconciliation_daily", "mart_reconciliation_daily"),

@@ -66,9 +66,15 @@ TABLES: dict[str, dict[str, Any]] = {
         "order": "month, destination_country",
         "text_since": ("month", lambda d: d.strftime("%Y-%m")),
     },
+    "office_stay_daily": {
+        "columns": ["scope", "office_code", "departure_date", "direction", "n_items",
+                    "to_customs_p50_h", "customs_p50_h", "after_release_p50_h", "stay_n",
+                    "stay_p50_h", "stay_p90_h", "stay_share_within_48h"],
+        "order": "departure_date, scope, office_code, direction", "date": "departure_date",
+    },
     "alerts": {
         "columns": ["as_of_date", "severity", "office_code", "kind", "value", "threshold",
-                    "message_zh", "message_en", "message"],
+                    "message_zh", "message_en", "message", "direction", "state", "first_fired"],
         "order": "as_of_date, severity, office_code", "date": "as_of_date",
     },
     "load_ledger": {

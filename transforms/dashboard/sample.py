@@ -63,8 +63,13 @@ DDL = {
         items_dispatched BIGINT, capacity_per_day BIGINT, utilization DOUBLE,
         offices_reporting BIGINT, offices_expected BIGINT, n_released BIGINT,
         dwell_p50_h DOUBLE, share_within_24h DOUBLE""",
+    "office_stay_daily": """scope VARCHAR, office_code VARCHAR, departure_date DATE,
+        direction VARCHAR, n_items BIGINT, to_customs_p50_h DOUBLE, customs_p50_h DOUBLE,
+        after_release_p50_h DOUBLE, stay_n BIGINT, stay_p50_h DOUBLE, stay_p90_h DOUBLE,
+        stay_share_within_48h DOUBLE""",
     "alerts": """as_of_date DATE, severity VARCHAR, office_code VARCHAR, kind VARCHAR,
-        value DOUBLE, threshold DOUBLE, message_zh VARCHAR, message_en VARCHAR""",
+        value DOUBLE, threshold DOUBLE, message_zh VARCHAR, message_en VARCHAR,
+        direction VARCHAR, state VARCHAR, first_fired DATE""",
     "load_ledger": """file_id BIGINT, path VARCHAR, feed VARCHAR, report_date DATE,
         content_hash VARCHAR, status VARCHAR, rows_read BIGINT, rows_loaded BIGINT,
         rows_quarantined BIGINT, rows_duplicate BIGINT, first_seen_at TIMESTAMP,
@@ -244,15 +249,44 @@ def make_sample_warehouse(
             rows["national_daily"].append((d, direction, recv, disp, cap, _ratio(disp, cap),
                                            len(rep), len(od), n or None, p50, s24))
 
+    # --- office_stay_daily: steps per office (each office has its own bottleneck) -----------
+    steps = {"CNBJSA": (3, 14, 5), "CNSHAA": (2, 8, 12), "CNCANA": (10, 6, 4), "CNURCA": (6, 30, 8)}
+    for d_i, d in enumerate(dates):
+        for direction in ("inbound", "outbound"):
+            nat = []
+            for code, *_r in EXCHANGE:
+                if (code, d) in missing:
+                    continue
+                n = rnd.randint(500, 4000)
+                drift = 1 + 0.25 * math.sin(d_i / 4 + len(code))
+                wait, cus, after = (x * drift * rnd.uniform(0.85, 1.15) for x in steps[code])
+                p50 = wait + cus + after
+                p90 = p50 * rnd.uniform(1.8, 2.6)
+                nat.append((n, p50, p90))
+                rows["office_stay_daily"].append(("office", code, d, direction, n, wait, cus, after,
+                                                  int(n * 0.97), p50, p90, min(1.0, 60 / p90)))
+            n = sum(x[0] for x in nat)
+            rows["office_stay_daily"].append((
+                "national", None, d, direction, n, None, None, None, int(n * 0.97),
+                sum(x[0] * x[1] for x in nat) / n, max(x[2] for x in nat), None))
+
     # --- alerts ------------------------------------------------------------------------------
     last = dates[-1]
     rows["alerts"] += [
         (last, "warning", "CNCANA", "utilization_high", 0.91, 0.85,
-         "广州互换局出境利用率 91%，高于 85%", "CNCANA outbound utilization 91% above 85%"),
+         "广州互换局出境利用率 91%，高于 85%", "CNCANA outbound utilization 91% above 85%",
+         "outbound", "new", last),
         (last, "critical", "CNURCA", "office_missing", None, None,
-         "乌鲁木齐交换站未报送", "CNURCA did not report"),
+         "乌鲁木齐交换站未报送", "CNURCA did not report", None, "escalated", dates[-3]),
         (last, "warning", None, "file_quarantined", 1, 0,
-         "1 个文件被隔离", "1 file quarantined"),
+         "1 个文件被隔离", "1 file quarantined", None, "new", last),
+        (last, "info", "CNBJSA", "customs_slow", None, 0.8,
+         "已解除：CNBJSA inbound 24 小时内通关比例低于 80%", "resolved: CNBJSA inbound below 80% within 24 h",
+         "inbound", "resolved", dates[-5]),
+        (last, "warning", "CNSHAA", "capacity_breach", 120, 180, "CNSHAA inbound：预计 120 天后达到 85% 产能",
+         "CNSHAA inbound: projected to reach 85% of capacity in 120 days", "inbound", "continuing", dates[0]),
+        (last, "warning", "CNCANA", "capacity_breach", 90, 180, "CNCANA outbound：预计 90 天后达到 85% 产能",
+         "CNCANA outbound: projected to reach 85% of capacity in 90 days", "outbound", "continuing", dates[2]),
     ]
 
     # --- load_ledger, quarantine, quality_daily ----------------------------------------------

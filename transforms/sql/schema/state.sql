@@ -76,6 +76,18 @@ CREATE TABLE IF NOT EXISTS core.clearance (
     presented_date DATE, release_date DATE, dwell_h DOUBLE, retained BOOLEAN
 );
 
+-- The stay of an item at an office of exchange (core/office_stay.sql): arrival, presented,
+-- released (before departure), departure, and the hours of each step (NULL when missing).
+CREATE TABLE IF NOT EXISTS core.office_stay (
+    item_id VARCHAR, office_code VARCHAR, direction VARCHAR,
+    arrival_utc TIMESTAMP, presented_utc TIMESTAMP, released_utc TIMESTAMP, departure_utc TIMESTAMP,
+    departure_date DATE, to_customs_h DOUBLE, customs_h DOUBLE, after_release_h DOUBLE, stay_h DOUBLE
+);
+
+-- Nights whose warehouse was published: their alerts are the record of what people were told
+-- and are never recomputed (mart/alerts.sql).
+CREATE TABLE IF NOT EXISTS core.published_nights (run_date DATE PRIMARY KEY, published_at TIMESTAMP);
+
 -- One outbound dispatch per item: last EMC at a Chinese office, first EMD abroad after it.
 CREATE TABLE IF NOT EXISTS core.dispatch (
     item_id VARCHAR, origin_office VARCHAR, destination_country VARCHAR,
