@@ -708,9 +708,10 @@ def office_stays(inp: Inputs, clr: pl.DataFrame) -> list[dict]:
     clearance = {(r["item_id"], r["office_code"], r["direction"]): r
                  for r in clr.iter_rows(named=True) if r["office_code"] in exchange}
     times = defaultdict(list)
-    for item, code, utc, office in inp.events.select("item_id", "event_code", "utc", "office_code").iter_rows():
+    for item, code, utc, office, local in inp.events.select("item_id", "event_code", "utc", "office_code",
+                                                            "local_date").iter_rows():
         if office in exchange:
-            times[(item, office, code)].append(utc)
+            times[(item, office, code)].append((utc, local))  # local date of that event
     out = []
     for (item, office, code), deps in list(times.items()):
         direction = next((d for d, (_a, dep) in STAY_CODES.items() if dep == code), None)
@@ -718,15 +719,15 @@ def office_stays(inp: Inputs, clr: pl.DataFrame) -> list[dict]:
             continue
         c = clearance.get((item, office, direction))
         released = c["released"] if c else None
-        later = [t for t in deps if released is not None and t >= released]
-        departure = min(later) if later else min(deps)
-        arrivals = [t for t in times.get((item, office, STAY_CODES[direction][0]), ()) if t <= departure]
+        later = [t for t in deps if released is not None and t[0] >= released]
+        departure, departure_local = min(later) if later else min(deps)
+        arrivals = [t for t, _ in times.get((item, office, STAY_CODES[direction][0]), ()) if t <= departure]
         arrival = min(arrivals) if arrivals else None
         ok = released is not None and released <= departure
         hours = lambda a, b: (b - a).total_seconds() / 3600.0  # noqa: E731
         out.append({
             "office_code": office, "direction": direction,
-            "departure_date": _local_date(departure, inp.ref.tz(office)),
+            "departure_date": departure_local,
             "missing_arrival": arrival is None, "missing_release": not ok,
             "to_customs": hours(arrival, c["presented"]) if ok and arrival is not None
             and arrival <= c["presented"] else None,
