@@ -37,6 +37,10 @@ CC_COUNTS = ["declarations_lodged", "declarations_released", "declarations_inspe
              "declarations_rejected", "items_declared", "declared_value_cny", "release_hours_total",
              "pending_close"]
 EXCHANGE_TYPES = ("exchange_office", "exchange_station")
+# Event time window (docs/architecture.md): local date <= the night that loaded the file (+1 day
+# for a time with an offset) and >= its date folder - 30 days.
+EVENT_LOOKBACK_DAYS = 30
+SEEDS = Path(__file__).resolve().parents[1] / "transforms" / "sql" / "seeds"
 CENTRE_TYPE = "express_supervision_centre"
 _TS = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$")
 _DATED = re.compile(r"^(\d{4}-\d{2}-\d{2})$")
@@ -86,11 +90,28 @@ class Reference:
                 return o
         return None
 
-    def tz(self, code: str) -> str | None:
-        rows = self.by_code.get(code)
-        if not rows:
-            return None
-        return max(rows, key=lambda o: o.valid_from).tz
+    def period_at(self, code: str, wall: datetime, offset_min: int | None) -> Office | None:
+        """The row in force for an event: by wall-clock day for a naive time; by instant for a
+        time with an offset, a row starting at midnight in its own tz and, when the next row
+        follows directly, ending where that one starts."""
+        rows = sorted(self.by_code.get(code, ()), key=lambda o: o.valid_from)
+        if offset_min is None:
+            return self.valid(code, wall.date())
+        utc = wall - timedelta(minutes=offset_min)
+
+        def start(o: Office, d: date) -> datetime:
+            return _utc_of(datetime(d.year, d.month, d.day), o.tz)
+        for i, o in enumerate(rows):
+            nxt = rows[i + 1] if i + 1 < len(rows) else None
+            if o.valid_to is None:
+                end = datetime.max
+            elif nxt is not None and nxt.valid_from == o.valid_to + timedelta(days=1):
+                end = start(nxt, nxt.valid_from)
+            else:
+                end = start(o, o.valid_to + timedelta(days=1))
+            if start(o, o.valid_from) <= utc < end:
+                return o
+        return None
 
     def capacity(self, code: str, day: date, direction: str) -> int | None:
         o = self.valid(code, day)
@@ -267,10 +288,22 @@ def _event_records(path: Path):
             yield {h: (c if c != "" else None) for h, c in zip(header, cells)}
 
 
-def load_events(landing: Path, ref: Reference) -> pl.DataFrame:
-    """Loaded, deduplicated events with their UTC instant (naive datetime, UTC)."""
+def _seed(name: str) -> dict[str, str]:
+    with open(SEEDS / name, encoding="utf-8", newline="") as f:
+        return {r[0]: r[1] for r in list(csv.reader(f))[1:]}
+
+
+def _utc_of(wall: datetime, tzname: str) -> datetime:
+    return wall.replace(tzinfo=ZoneInfo(tzname)).astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def load_events(landing: Path, ref: Reference, night_of: Callable[[str, date], date]) -> pl.DataFrame:
+    """Loaded, deduplicated events with their UTC instant (naive datetime, UTC) and local date.
+    night_of(rel_path, folder_date) -> the night that loaded the file (for the time window)."""
     out = {}
-    for p, _day in _dated_files(landing, "item_events", (".jsonl", ".jsonl.gz", ".csv", ".csv.gz")):
+    city_tz, country_tz = _seed("impc_city_tz.csv"), _seed("country_tz.csv")
+    for p, folder in _dated_files(landing, "item_events", (".jsonl", ".jsonl.gz", ".csv", ".csv.gz")):
+        night = night_of(p.relative_to(landing).as_posix(), folder)
         try:
             recs = list(_event_records(p))
         except Exception:  # unreadable file: quarantined whole
@@ -281,11 +314,8 @@ def load_events(landing: Path, ref: Reference) -> pl.DataFrame:
                 continue
             if not s10_ok(item) or code not in EVENT_CODES:
                 continue
-            if office in ref.codes:
-                tzname = ref.tz(office)
-            elif not office.startswith("CN") and re.fullmatch(r"[A-Z]{2}[A-Z0-9]{4}", office):
-                tzname = None  # foreign: the demo and the handmade zone always give an offset
-            else:
+            foreign = office not in ref.codes
+            if foreign and (office.startswith("CN") or not re.fullmatch(r"[A-Z]{2}[A-Z0-9]{4}", office)):
                 continue
             mc = r.get("mail_class")
             if mc is not None and mc not in ("U", "C", "E"):
@@ -304,22 +334,30 @@ def load_events(landing: Path, ref: Reference) -> pl.DataFrame:
             if parsed is None:
                 continue
             wall, off = parsed
-            if off is not None:
-                utc = wall - timedelta(minutes=off)
+            if foreign:
+                tzname = city_tz.get(office[:5]) or country_tz.get(office[:2]) or "UTC"
             else:
-                z = ZoneInfo(tzname or "UTC")
-                utc = wall.replace(tzinfo=z).astimezone(timezone.utc).replace(tzinfo=None)
+                o = ref.period_at(office, wall, off)
+                if o is None or o.type not in EXCHANGE_TYPES:
+                    continue  # a centre, or an office outside its validity: unknown_office
+                tzname = o.tz
+            utc = wall - timedelta(minutes=off) if off is not None else _utc_of(wall, tzname)
+            local = wall.date() if off is None else _local_date(utc, tzname)
+            if not (folder - timedelta(days=EVENT_LOOKBACK_DAYS) <= local
+                    <= night + timedelta(days=0 if off is None else 1)):
+                continue
             key = (item, code, utc, office)
             if key not in out:
-                out[key] = (r.get("destination_country"), r.get("origin_country"), r.get("next_office_code"))
-    items, codes, utcs, offices, dest, orig = [], [], [], [], [], []
-    for (item, code, utc, office), (dc, oc, _n) in out.items():
+                out[key] = (r.get("destination_country"), r.get("origin_country"), local)
+    items, codes, utcs, offices, dest, orig, locals_ = [], [], [], [], [], [], []
+    for (item, code, utc, office), (dc, oc, local) in out.items():
         items.append(item); codes.append(code); utcs.append(utc); offices.append(office)
-        dest.append(dc); orig.append(oc)
+        dest.append(dc); orig.append(oc); locals_.append(local)
     return pl.DataFrame({"item_id": items, "event_code": codes, "utc": utcs, "office_code": offices,
-                         "destination_country": dest, "origin_country": orig},
+                         "destination_country": dest, "origin_country": orig, "local_date": locals_},
                         schema={"item_id": pl.Utf8, "event_code": pl.Utf8, "utc": pl.Datetime("us"),
-                                "office_code": pl.Utf8, "destination_country": pl.Utf8, "origin_country": pl.Utf8})
+                                "office_code": pl.Utf8, "destination_country": pl.Utf8, "origin_country": pl.Utf8,
+                                "local_date": pl.Date})
 
 
 # --------------------------------------------------------------------------- inputs
@@ -334,15 +372,18 @@ class Inputs:
     cc_rejected: set[tuple[str, date]]
 
 
-def load_landing(landing: Path, run_of: Callable[[str, date], int] | None = None) -> Inputs:
-    """run_of(rel_path, folder_date) -> index of the run that first saw the file (default: the
-    night of its date folder, as a `clearcap run --date first --to last` over a full zone does)."""
+def load_landing(landing: Path, run_of: Callable[[str, date], int] | None = None,
+                 night_of: Callable[[str, date], date] | None = None) -> Inputs:
+    """run_of(rel_path, folder_date) -> index of the run that first saw the file, night_of -> the
+    night of that run (default for both: the night of its date folder, as a
+    `clearcap run --date first --to last` over a full zone does)."""
     landing = Path(landing)
     run_of = run_of or (lambda rel, day: day.toordinal())
+    night_of = night_of or (lambda rel, day: day)
     ref = Reference(read_offices(landing / "reference" / "offices.csv"))
     eo, eo_rejected = load_reports(landing, "exchange_office", ref, run_of)
     cc, cc_rejected = load_reports(landing, "customs_centre", ref, run_of)
-    return Inputs(ref, eo, cc, load_events(landing, ref), eo_rejected, cc_rejected)
+    return Inputs(ref, eo, cc, load_events(landing, ref, night_of), eo_rejected, cc_rejected)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -461,27 +502,26 @@ def clearance_items(inp: Inputs) -> pl.DataFrame:
     presented, released (UTC), dwell_h, retained, release_date and presented_date (local)."""
     ev = inp.events.filter(pl.col("office_code").is_in(list(inp.ref.codes)))
     by = defaultdict(lambda: defaultdict(list))
-    for item, code, utc, office in ev.select("item_id", "event_code", "utc", "office_code").iter_rows():
-        by[(item, office)][code].append(utc)
+    for item, code, utc, office, local in ev.select("item_id", "event_code", "utc", "office_code",
+                                                    "local_date").iter_rows():
+        by[(item, office)][code].append((utc, local))
     rules = {"inbound": (("EDB", "EME"), "EDC", "EMF", "EME"), "outbound": (("EXA", "EXB"), "EXC", "EMC", "EXB")}
     out = []
     for (item, office), codes in by.items():
-        tzname = inp.ref.tz(office)
         for direction, (pres_codes, rel_code, fallback, hold) in rules.items():
             pres = [t for c in pres_codes for t in codes.get(c, ())]
             if not pres:
                 continue
-            p = min(pres)
-            cands = [t for t in codes.get(rel_code, ()) if t >= p]
+            p, p_local = min(pres)  # (utc, local date of that event)
+            cands = [t for t in codes.get(rel_code, ()) if t[0] >= p]
             if not cands:
-                cands = [t for t in codes.get(fallback, ()) if t > p]  # "after presented"
-            r = min(cands) if cands else None
+                cands = [t for t in codes.get(fallback, ()) if t[0] > p]  # "after presented"
+            r, r_local = min(cands) if cands else (None, None)
             dwell = (r - p).total_seconds() / 3600.0 if r is not None else None
-            retained = r is not None and any(p <= t <= r for t in codes.get(hold, ()))
+            retained = r is not None and any(p <= t <= r for t, _ in codes.get(hold, ()))
             out.append({"item_id": item, "office_code": office, "direction": direction, "presented": p,
                         "released": r, "dwell_h": dwell, "retained": retained,
-                        "presented_date": _local_date(p, tzname),
-                        "release_date": _local_date(r, tzname) if r is not None else None})
+                        "presented_date": p_local, "release_date": r_local})
     return pl.DataFrame(out, schema={"item_id": pl.Utf8, "office_code": pl.Utf8, "direction": pl.Utf8,
                                      "presented": pl.Datetime("us"), "released": pl.Datetime("us"),
                                      "dwell_h": pl.Float64, "retained": pl.Boolean, "presented_date": pl.Date,
@@ -553,22 +593,21 @@ def dispatches(inp: Inputs) -> pl.DataFrame:
     """Outbound items: last EMC at a Chinese office, first EMD in the destination country after it."""
     ev = inp.events
     by = defaultdict(list)
-    for item, code, utc, office, dc in ev.select("item_id", "event_code", "utc", "office_code",
-                                                 "destination_country").iter_rows():
-        by[item].append((code, utc, office, dc))
+    for item, code, utc, office, dc, local in ev.select("item_id", "event_code", "utc", "office_code",
+                                                        "destination_country", "local_date").iter_rows():
+        by[item].append((code, utc, office, dc, local))
     out = []
     for item, evs in by.items():
-        emc = [(t, o) for c, t, o, _ in evs if c == "EMC" and o in inp.ref.codes and o.startswith("CN")]
+        emc = [(t, o, d) for c, t, o, _, d in evs if c == "EMC" and o in inp.ref.codes and o.startswith("CN")]
         if not emc:
             continue
-        t, office = max(emc)
-        dests = [dc for _c, _t, _o, dc in evs if dc]
+        t, office, local = max(emc)
+        dests = [dc for _c, _t, _o, dc, _d in evs if dc]
         if not dests:
             continue
         dest = dests[0]
-        arr = [tt for c, tt, o, _ in evs if c == "EMD" and o[:2] == dest and tt > t]
+        arr = [tt for c, tt, o, _, _d in evs if c == "EMD" and o[:2] == dest and tt > t]
         a = min(arr) if arr else None
-        local = _local_date(t, inp.ref.tz(office))
         out.append({"item_id": item, "origin_office": office, "destination_country": dest, "dispatch": t,
                     "local_date": local, "iso_week": _iso_week(local), "month": local.strftime("%Y-%m"),
                     "leg_days": (a - t).total_seconds() / 86400.0 if a is not None else None})
@@ -681,9 +720,10 @@ def office_stays(inp: Inputs, clr: pl.DataFrame) -> list[dict]:
     clearance = {(r["item_id"], r["office_code"], r["direction"]): r
                  for r in clr.iter_rows(named=True) if r["office_code"] in exchange}
     times = defaultdict(list)
-    for item, code, utc, office in inp.events.select("item_id", "event_code", "utc", "office_code").iter_rows():
+    for item, code, utc, office, local in inp.events.select("item_id", "event_code", "utc", "office_code",
+                                                            "local_date").iter_rows():
         if office in exchange:
-            times[(item, office, code)].append(utc)
+            times[(item, office, code)].append((utc, local))  # local date of that event
     out = []
     for (item, office, code), deps in list(times.items()):
         direction = next((d for d, (_a, dep) in STAY_CODES.items() if dep == code), None)
@@ -691,15 +731,15 @@ def office_stays(inp: Inputs, clr: pl.DataFrame) -> list[dict]:
             continue
         c = clearance.get((item, office, direction))
         released = c["released"] if c else None
-        later = [t for t in deps if released is not None and t >= released]
-        departure = min(later) if later else min(deps)
-        arrivals = [t for t in times.get((item, office, STAY_CODES[direction][0]), ()) if t <= departure]
+        later = [t for t in deps if released is not None and t[0] >= released]
+        departure, departure_local = min(later) if later else min(deps)
+        arrivals = [t for t, _ in times.get((item, office, STAY_CODES[direction][0]), ()) if t <= departure]
         arrival = min(arrivals) if arrivals else None
         ok = released is not None and released <= departure
         hours = lambda a, b: (b - a).total_seconds() / 3600.0  # noqa: E731
         out.append({
             "office_code": office, "direction": direction,
-            "departure_date": _local_date(departure, inp.ref.tz(office)),
+            "departure_date": departure_local,
             "missing_arrival": arrival is None, "missing_release": not ok,
             "to_customs": hours(arrival, c["presented"]) if ok and arrival is not None
             and arrival <= c["presented"] else None,

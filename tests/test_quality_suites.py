@@ -23,7 +23,7 @@ CC_COLS = ["_row_id", "_file_id", "folder_date", "_line", "report_date", "centre
            "release_hours_total", "pending_close", "centre_known"]
 EV_COLS = ["_row_id", "_file_id", "folder_date", "_line", "item_id", "event_code", "event_time",
            "office_code", "mail_class", "origin_country", "destination_country", "weight_g",
-           "event_utc", "office_tz", "office_status"]
+           "event_utc", "office_tz", "office_status", "time_window"]
 
 
 def _table(con, name, cols_sql, rows):
@@ -58,7 +58,7 @@ def _ev_row(rid, **kw):
                event_code="EDB", event_time="2026-11-25T08:00:00+08:00", office_code="CNBJSA",
                mail_class="E", origin_country="US", destination_country="CN", weight_g=250.0,
                event_utc=dt.datetime(2026, 11, 25, 0, 0), office_tz="Asia/Shanghai",
-               office_status="reference")
+               office_status="reference", time_window=None)
     row.update(kw)
     return [row[c] for c in EV_COLS]
 
@@ -114,7 +114,7 @@ def con(tmp_path_factory):
     ev_sql = ("_row_id BIGINT, _file_id BIGINT, folder_date DATE, _line BIGINT, item_id VARCHAR, "
               "event_code VARCHAR, event_time VARCHAR, office_code VARCHAR, mail_class VARCHAR, "
               "origin_country VARCHAR, destination_country VARCHAR, weight_g DOUBLE, "
-              "event_utc TIMESTAMP, office_tz VARCHAR, office_status VARCHAR")
+              "event_utc TIMESTAMP, office_tz VARCHAR, office_status VARCHAR, time_window VARCHAR")
     ev = [_ev_row(i, item_id=s) for i, s in enumerate(
         ["RR000164273KH", "EE123456785CN", "EA123456140CN", "LX123456025CN"], start=1)]
     ev += [
@@ -130,6 +130,9 @@ def con(tmp_path_factory):
         _ev_row(17, weight_g=-1.0),
         _ev_row(18, event_utc=None),
         _ev_row(19, item_id=None),
+        _ev_row(20, time_window="local date 2099-01-01 is after the night being run (2026-11-25)"),
+        _ev_row(21, office_status="outside_validity"),
+        _ev_row(22, office_status="not_an_office_of_exchange", office_code="SZQH01"),
     ]
     _table(c, "staging.item_events", ev_sql, ev)
 
@@ -214,9 +217,9 @@ def _check_suite_json(name):
         "negative_count": {13}, "unknown_office": {14}, "date_outside_folder": {15},
         "duplicate_key": {16, 17}, "inspected_exceeds_lodged": {18}}),
     ("staging.item_events", "staging_item_events", {
-        "s10_check_digit": {10, 11}, "unknown_event_code": {12}, "unknown_office": {13},
+        "s10_check_digit": {10, 11}, "unknown_event_code": {12}, "unknown_office": {13, 21, 22},
         "invalid_mail_class": {14}, "invalid_country": {15, 16}, "negative_count": {17},
-        "invalid_timestamp": {18}, "missing_field": {19}}),
+        "invalid_timestamp": {18}, "missing_field": {19}, "timestamp_out_of_window": {20}}),
     ("staging.report_totals", "staging_report_totals", {"total_mismatch": {2}}),
     ("staging.reference", "staging_reference", {
         "invalid_office_code": {10}, "invalid_office_type": {11}, "negative_count": {12},

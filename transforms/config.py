@@ -11,6 +11,10 @@ DEFAULT_WAREHOUSE = "var/warehouse.duckdb"
 # Two cores and 24 GB per machine: leave room for Airflow and readers beside DuckDB.
 DUCKDB_MEMORY_LIMIT = os.environ.get("CLEARCAP_DUCKDB_MEMORY", "4GB")
 DUCKDB_THREADS = int(os.environ.get("CLEARCAP_DUCKDB_THREADS", "2"))
+# Item events dated more than this many days before their file's date folder are quarantined
+# (timestamp_out_of_window): late delivery is normal, a scanner clock reset to 2000 is not.
+# The other side of the window is the night being run (docs/architecture.md).
+EVENT_LOOKBACK_DAYS = 30
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from datetime import date
 
 import duckdb
 
+from transforms.config import EVENT_LOOKBACK_DAYS
 from transforms.db import SQL_DIR, quote_ident, quote_literal, run_sql, table_exists
 from transforms.marts import refresh_table
 
@@ -160,21 +161,26 @@ def validate_batch(con: duckdb.DuckDBPyConnection, run_date: date, paths=None) -
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM "
                     "read_csv(?, header = true, all_varchar = true)", [str(SQL_DIR / "seeds" / seed)])
     checks = []
-    if con.execute("SELECT count(*) FROM staging.raw_reference").fetchone()[0]:
+    if con.execute("SELECT count(*) FROM staging.batch_files WHERE feed = 'reference'").fetchone()[0]:
         # The reference decides what "known office" means for the rest: check it first.
-        run_sql(con, "staging/reference.sql")
-        outcomes = quality.validate(con, "staging.reference", "staging_reference")
-        _route(con, "staging.reference", outcomes)
-        _record(con, run_date, "staging_reference", "reference", outcomes, "staging.reference")
-        accepted = not con.execute("SELECT count(*) FROM staging.file_failures").fetchone()[0]
+        has_rows = con.execute("SELECT count(*) FROM staging.raw_reference").fetchone()[0] > 0
+        if has_rows:
+            run_sql(con, "staging/reference.sql")
+            outcomes = quality.validate(con, "staging.reference", "staging_reference")
+            _route(con, "staging.reference", outcomes)
+            _record(con, run_date, "staging_reference", "reference", outcomes, "staging.reference")
+            checks.append(("staging.reference", "staging_reference"))
+        # The reference is one document: a row the reader rejected rejects the whole file.
+        run_sql(con, "staging/reference_rejects.sql")
+        accepted = has_rows and not con.execute(
+            "SELECT count(*) FROM staging.file_failures").fetchone()[0]
         con.execute("INSERT INTO staging.reference_accepted VALUES (?)", [accepted])
-        checks.append(("staging.reference", "staging_reference"))
     run_sql(con, "staging/offices_effective.sql")
     if not con.execute("SELECT count(*) FROM temp.offices").fetchone()[0]:
         raise RuntimeError("no usable reference/offices.csv: deliver one that passes its rules "
                            "(see mart.quarantine) before the feeds can be checked")
     for model in ("exchange_office", "customs_centre", "item_events"):
-        run_sql(con, f"staging/{model}.sql")
+        run_sql(con, f"staging/{model}.sql", event_lookback_days=EVENT_LOOKBACK_DAYS)
     report = quality.validate_many(con, checks + [(t, s) for t, s, _ in BATCH_SUITES])
     feeds = {t: f for t, _, f in BATCH_SUITES}
     failed = 0

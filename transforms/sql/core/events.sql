@@ -2,7 +2,7 @@
 -- the first copy in file order is loaded, every other copy (in the batch or in history) is a
 -- duplicate. History is only read for the batch's items.
 CREATE OR REPLACE TEMP TABLE ev_clean AS
-SELECT s.* EXCLUDE (office_status, office_tz), bf.file_order
+SELECT s.* EXCLUDE (office_status, office_tz, time_window), bf.file_order
 FROM staging.item_events s
 JOIN staging.batch_files bf USING (_file_id)
 WHERE s._file_id NOT IN (SELECT _file_id FROM temp.quarantined_files)

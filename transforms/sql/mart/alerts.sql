@@ -54,7 +54,15 @@ rejected AS (
 ),
 quarantined AS (
     SELECT path, feed, message FROM core.ledger, run
-    WHERE ledger.run_date = run.run_day AND status = 'quarantined'
+    WHERE ledger.run_date = run.run_day AND status = 'quarantined' AND feed <> 'reference'
+),
+-- A rejected reference changes nothing (the one in force stays), which is why it must be seen.
+reference_rejected AS (
+    SELECT path, message,
+           (SELECT max(l.run_date) FROM core.ledger l
+            WHERE l.feed = 'reference' AND l.status = 'loaded') AS in_force_since
+    FROM core.ledger, run
+    WHERE ledger.run_date = run.run_day AND status = 'quarantined' AND feed = 'reference'
 ),
 alerts AS (
 SELECT run.run_day AS as_of_date, CASE WHEN value > 1 THEN 'critical' ELSE 'warning' END AS severity,
@@ -116,6 +124,14 @@ SELECT run.run_day, 'warning', NULL, 'file_quarantined', NULL, NULL,
        format('file quarantined: {} ({})', path, message),
        NULL
 FROM quarantined, run
+UNION ALL
+SELECT run.run_day, 'critical', NULL, 'reference_rejected', NULL, NULL,
+       format('参考表已拒收：{}（{}），继续使用 {} 载入的参考表', path, message,
+              coalesce(in_force_since::VARCHAR, '此前')),
+       format('reference rejected: {} ({}); the reference loaded on {} stays in force', path,
+              message, coalesce(in_force_since::VARCHAR, 'an earlier run')),
+       NULL
+FROM reference_rejected, run
 ),
 -- State against the previous published night. The same condition is the same kind at the
 -- same site and direction; an alert about no site (a file) is a one-off event, always new.
