@@ -646,7 +646,7 @@ def run_cosmos(args) -> dict:
                    AIRFLOW__CORE__LOAD_EXAMPLES="False")
         code = ("import time, sys; t0 = time.perf_counter();"
                 "from airflow.models.dagbag import DagBag;"
-                f"b = DagBag(dag_folder={str(dags)!r}, include_examples=False);"
+                f"b = DagBag(dag_folder={str(dags)!r});"
                 "t = time.perf_counter() - t0; d = b.dags.get('spike_cosmos');"
                 "print(round(t, 2), len(d.tasks) if d else repr(b.import_errors))")
         times = []
