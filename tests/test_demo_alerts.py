@@ -2,7 +2,8 @@
 alerts lead the briefing on each morning of the demo's last week, whatever its weekday, while
 every kind of alert still fires somewhere in the demo's days.
 
-The demo is the one `make demo` writes (90 days, seed 7) on a period of its own, run as
+The demo is `make demo`'s (90 days, seed 7) at 0.3 of its items, still enough for the 50
+items customs_slow and stay_slow need at the big offices, on a period of its own, run as
 `make demo` runs it: a first night catching up on the earlier days, then one night at a time.
 """
 from __future__ import annotations

@@ -7,7 +7,7 @@ import numpy as np
 
 # Monday..Sunday: e-commerce dispatches peak early week, weekends are quieter. Offices of
 # exchange work through the week's mail with the flights, so their daily load swings a few
-# per cent, not the posting curve's 30 %: a wider swing makes every office near 0.85 of its
+# per cent, not the posting curve's ±15 %: a wider swing makes every office near 0.85 of its
 # capacity cross that line weekly, and the morning's alerts a wall of new ones.
 WEEKDAY_FACTOR = np.array([1.04, 1.03, 1.01, 1.00, 0.99, 0.97, 0.96])
 # ~4.5 % a month, typical of cross-border e-commerce; faster growth puts most offices within
