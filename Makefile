@@ -9,7 +9,7 @@ NIGHTS ?= 30
 export CLEARCAP_LANDING ?= $(CURDIR)/var/landing
 export CLEARCAP_WAREHOUSE ?= $(CURDIR)/var/warehouse.duckdb
 
-.PHONY: demo test venv bench bench-small docs clean
+.PHONY: demo test venv bench bench-small bench-mutation docs clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -45,6 +45,10 @@ bench: $(STAMP)
 
 bench-small: $(STAMP)
 	$(PY) -m bench --small
+
+# Mutation campaign, long form (issue 13): 20,000 damaged files through the readers, 3 full nights.
+bench-mutation: $(STAMP)
+	$(PY) -m bench.mutation --files 20000
 
 docs: $(STAMP)
 	$(VENV)/bin/clearcap docs --out docs/warehouse.md

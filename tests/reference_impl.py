@@ -132,11 +132,8 @@ def _file_quarantined_for_totals(totals: pl.DataFrame) -> bool:
     return False
 
 
-def _report_rows(path: Path, feed: str, day: date, ref: Reference) -> pl.DataFrame | None:
-    """Loaded rows of one report file, or None when the whole file is not loaded."""
-    from transforms.readers import read_report  # parsing only
-
-    res = read_report(path, feed, day)
+def _report_rows(res, feed: str, day: date, ref: Reference) -> pl.DataFrame | None:
+    """Loaded rows of one report file (as read), or None when the whole file is not loaded."""
     if res.file_error is not None or _file_quarantined_for_totals(res.totals):
         return None
     rows = res.rows
@@ -165,12 +162,21 @@ def _report_rows(path: Path, feed: str, day: date, ref: Reference) -> pl.DataFra
     return rows.filter(pl.Series(keep))
 
 
-def load_reports(landing: Path, feed: str, ref: Reference, run_of: Callable[[str, date], int]) -> pl.DataFrame:
-    """Rows of the winning delivery of each site-day: latest run, then latest mtime, then path."""
+def load_reports(landing: Path, feed: str, ref: Reference,
+                 run_of: Callable[[str, date], int]) -> tuple[pl.DataFrame, set[tuple[str, date]]]:
+    """Rows of the winning delivery of each site-day: latest run, then latest mtime, then path;
+    and the site-days (site of a file's rows, its date folder) a file delivered rows for and
+    none of them was loaded (rejected reports)."""
+    from transforms.readers import read_report  # parsing only
+
     code = "office_code" if feed == "exchange_office" else "centre_code"
-    per_file = []
+    per_file, rejected = [], set()
     for p, day in _dated_files(landing, feed, (".csv", ".xlsx")):
-        rows = _report_rows(p, feed, day, ref)
+        res = read_report(p, feed, day)
+        rows = _report_rows(res, feed, day, ref)
+        sent = set(res.rows[code].drop_nulls().to_list()) if code in res.rows.columns else set()
+        kept = set(rows[code].drop_nulls().to_list()) if rows is not None and rows.height else set()
+        rejected |= {(site, day) for site in sent - kept}
         if rows is None or rows.height == 0:
             continue
         rel = p.relative_to(landing).as_posix()
@@ -192,8 +198,8 @@ def load_reports(landing: Path, feed: str, ref: Reference, run_of: Callable[[str
                            schema={code: pl.Utf8, "report_date": pl.Date})
         parts.append(rows.join(sel, on=[code, "report_date"], how="semi").with_columns(pl.lit(rel).alias("_file")))
     if not parts:
-        return pl.DataFrame()
-    return pl.concat(parts, how="diagonal_relaxed")
+        return pl.DataFrame(), rejected
+    return pl.concat(parts, how="diagonal_relaxed"), rejected
 
 
 # --------------------------------------------------------------------------- events (C)
@@ -324,6 +330,8 @@ class Inputs:
     eo: pl.DataFrame
     cc: pl.DataFrame
     events: pl.DataFrame
+    eo_rejected: set[tuple[str, date]]   # (office, day) whose report arrived and was rejected
+    cc_rejected: set[tuple[str, date]]
 
 
 def load_landing(landing: Path, run_of: Callable[[str, date], int] | None = None) -> Inputs:
@@ -332,8 +340,9 @@ def load_landing(landing: Path, run_of: Callable[[str, date], int] | None = None
     landing = Path(landing)
     run_of = run_of or (lambda rel, day: day.toordinal())
     ref = Reference(read_offices(landing / "reference" / "offices.csv"))
-    return Inputs(ref, load_reports(landing, "exchange_office", ref, run_of),
-                  load_reports(landing, "customs_centre", ref, run_of), load_events(landing, ref))
+    eo, eo_rejected = load_reports(landing, "exchange_office", ref, run_of)
+    cc, cc_rejected = load_reports(landing, "customs_centre", ref, run_of)
+    return Inputs(ref, eo, cc, load_events(landing, ref), eo_rejected, cc_rejected)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -389,7 +398,8 @@ def office_daily(inp: Inputs, days: list[date]) -> pl.DataFrame:
                     "release_rate": _div(m["items_released"], m["items_presented"]),
                     "inspection_rate": _div(m["items_inspected"], m["items_presented"]),
                     "hold_rate": _div(m["items_held"], m["items_presented"]),
-                    "backlog_days": _div(m["backlog_close"], mean7), "reported": True})
+                    "backlog_days": _div(m["backlog_close"], mean7), "reported": True,
+                    "missing_reason": None})
     first_report = min((k[1] for k in daily), default=None)
     for d in days:
         if first_report is None or d < first_report:
@@ -404,7 +414,8 @@ def office_daily(inp: Inputs, days: list[date]) -> pl.DataFrame:
                 out.append({"office_code": office, "report_date": d, "direction": direction,
                             **{c: None for c in EO_SUMS}, "capacity_per_day": cap, "load_factor": None,
                             "utilization": None, "release_rate": None, "inspection_rate": None,
-                            "hold_rate": None, "backlog_days": None, "reported": False})
+                            "hold_rate": None, "backlog_days": None, "reported": False,
+                            "missing_reason": "rejected" if (office, d) in inp.eo_rejected else "not_received"})
     return _frame(out, ["office_code", "report_date", "direction"])
 
 
@@ -428,7 +439,7 @@ def centre_daily(inp: Inputs, days: list[date]) -> pl.DataFrame:
                     "inspection_rate": _div(r["declarations_inspected"], r["declarations_lodged"]),
                     "mean_release_h": _div(r["release_hours_total"], r["declarations_released"]),
                     "load_factor": _div(_sum(lodged[(r["centre_code"], d, r["direction"])]), cap),
-                    "reported": True})
+                    "reported": True, "missing_reason": None})
     first_report = min((r["report_date"] for r in rows), default=None)
     for d in days:
         if first_report is None or d < first_report:
@@ -440,7 +451,8 @@ def centre_daily(inp: Inputs, days: list[date]) -> pl.DataFrame:
                 out.append({"centre_code": centre, "report_date": d, "direction": direction, "regime": None,
                             **{c: None for c in CC_COUNTS}, "capacity_per_day": ref.capacity(centre, d, direction),
                             "release_rate": None, "inspection_rate": None, "mean_release_h": None,
-                            "load_factor": None, "reported": False})
+                            "load_factor": None, "reported": False,
+                            "missing_reason": "rejected" if (centre, d) in inp.cc_rejected else "not_received"})
     return _frame(out, ["centre_code", "report_date", "direction", "regime"])
 
 

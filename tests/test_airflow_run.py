@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
 
@@ -24,7 +24,9 @@ def test_one_day_through_airflow(tmp_path):
     assert ensure_airflow_db(env) is True
     assert ensure_airflow_db(env) is False  # idempotent, no second migrate
 
+    started = datetime.now(timezone.utc)
     [result] = run_days(DAY, DAY, env, progress=None)
+    finished = datetime.now(timezone.utc)
     assert result.state == "success", result
 
     con = sqlite3.connect(tmp_path / "airflow" / "airflow.db")
@@ -32,6 +34,10 @@ def test_one_day_through_airflow(tmp_path):
         runs = con.execute("select run_id, state, conf from dag_run where dag_id=?", (DAG_ID,)).fetchall()
         assert [(r[0], r[1]) for r in runs] == [(result.run_id, "success")]
         assert json.loads(runs[0][2])["operating_day"] == DAY.isoformat()
+        # issue 13.12: the run's recorded start and end are wall-clock times of this run, not
+        # its logical date (the UI's run durations)
+        start, end, logical = con.execute("select start_date, end_date, logical_date from dag_run "
+                                          "where run_id=?", (result.run_id,)).fetchone()
         states = dict(con.execute("select task_id, max(state) from task_instance where run_id=? group by task_id",
                                   (result.run_id,)).fetchall())
         planned = json.loads(con.execute("select value from xcom where run_id=? and task_id='plan'",
@@ -40,6 +46,11 @@ def test_one_day_through_airflow(tmp_path):
                              (result.run_id,)).fetchall()
     finally:
         con.close()
+
+    start, end = (datetime.fromisoformat(v).replace(tzinfo=timezone.utc) for v in (start, end))
+    assert start != datetime.fromisoformat(logical).replace(tzinfo=timezone.utc)
+    assert started <= start <= end <= finished, (started, start, end, finished)
+    assert (end - start).total_seconds() <= result.seconds + 5
 
     for task_id in ("plan", "load", "validate_batch", "build_core", "build_marts", "validate_marts", "publish"):
         assert states[task_id] == "success", (task_id, states)

@@ -106,15 +106,13 @@ def test_absent_or_empty_optional_tables(tmp_path: Path):
 def test_missing_columns_and_single_language_message(tmp_path: Path):
     wh = make_sample_warehouse(tmp_path / "w.duckdb", days=10)
     con = duckdb.connect(str(wh))
-    con.execute("ALTER TABLE mart.alerts ADD COLUMN message VARCHAR")
+    # a warehouse with only the one-language `message` column (the published file has all three)
     con.execute("UPDATE mart.alerts SET message = message_en || ' / ' || message_zh")
     con.execute("ALTER TABLE mart.alerts DROP COLUMN message_zh")
     con.execute("ALTER TABLE mart.alerts DROP COLUMN message_en")
     con.execute("ALTER TABLE mart.national_daily DROP COLUMN share_within_24h")
-    # quality_daily.offices_missing as text, observed as non-JSON text
-    con.execute("ALTER TABLE mart.quality_daily ALTER offices_missing TYPE VARCHAR "
-                "USING array_to_string(offices_missing, ',')")
-    con.execute("UPDATE mart.quality_daily SET observed = 'n/a' WHERE success")
+    # quality_daily.offices_missing as published (comma-separated text), observed_value as non-JSON text
+    con.execute("UPDATE mart.quality_daily SET observed_value = 'n/a' WHERE success")
     con.close()
     data = load_dashboard_data(wh)
     al = data["alerts"]
@@ -124,7 +122,7 @@ def test_missing_columns_and_single_language_message(tmp_path: Path):
     i = nd["columns"].index("share_within_24h")
     assert all(r[i] is None for r in nd["rows"])
     qd = data["quality_daily"]
-    om, ob = qd["columns"].index("offices_missing"), qd["columns"].index("observed")
+    om, ob = qd["columns"].index("offices_missing"), qd["columns"].index("observed_value")
     assert any(r[om] == ["CNURCA"] for r in qd["rows"])
     assert all(isinstance(r[om], list) for r in qd["rows"])
     assert any(r[ob] == "n/a" for r in qd["rows"]) and any(isinstance(r[ob], dict) for r in qd["rows"])
@@ -197,3 +195,28 @@ def test_waits_briefly_for_a_momentary_writer_lock(warehouse: Path, tmp_path: Pa
         assert out.is_file()
     finally:
         holder.wait(timeout=30)
+
+
+def test_sample_warehouse_has_the_published_schema(tmp_path: Path):
+    """Issue 13, finding 11: the sample takes its DDL from sql/mart/schema.yml, so it cannot drift."""
+    from transforms.catalog import mart_tables
+
+    wh = make_sample_warehouse(tmp_path / "w.duckdb", days=5)
+    con = duckdb.connect(str(wh), read_only=True)
+    have = {}
+    for table, column, dtype in con.execute(
+            "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE schema_name = 'mart' "
+            "ORDER BY table_name, column_index").fetchall():
+        have.setdefault(table, {})[column] = dtype
+    con.close()
+    assert have and all(have[t] == {c: typ for c, (typ, _) in mart_tables()[t]["columns"].items()}
+                        for t in have)
+
+
+def test_quality_table_reads_the_published_columns(tmp_path: Path):
+    wh = make_sample_warehouse(tmp_path / "w.duckdb", days=5)
+    qd = load_dashboard_data(wh)["quality_daily"]
+    rows = [dict(zip(qd["columns"], r)) for r in qd["rows"]]
+    failed = [r for r in rows if r["success"] is False]
+    assert rows and failed
+    assert all(r["check_name"] for r in rows) and all(isinstance(r["observed_value"], dict) for r in failed)

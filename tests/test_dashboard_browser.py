@@ -258,6 +258,11 @@ def test_dashboard_renders_offline_with_data(browser: Page, dashboard: Path):
     cont = browser.eval("Array.from(document.querySelectorAll('table[data-table=alerts-continuing] tbody tr'))"
                         ".map(r => r.cells[0].textContent + '=' + r.cells[1].textContent)")
     assert cont == ["capacity_breach=2"]
+    # the failed-expectations table shows each check's name and observed value (issue 13, finding 11)
+    cells = browser.eval("""Array.from(document.querySelectorAll('#quality table[data-table=failed-expectations] tbody tr'))
+        .map(tr => Array.from(tr.cells).map(td => td.innerText))""")
+    assert cells and all(row[2] == "offices_complete" for row in cells), cells
+    assert all(row[4].startswith('{"unexpected_count"') for row in cells), cells
 
     OUTPUT.mkdir(parents=True, exist_ok=True)
     browser.screenshot(OUTPUT / "dashboard_top.png", full=False)

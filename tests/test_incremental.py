@@ -204,3 +204,49 @@ def test_sigkill_mid_run_keeps_previous_warehouse_and_next_run_completes(full_la
                             "FROM mart.load_ledger").fetchone()[0]
     con.close()
     assert dup_paths == 0
+
+
+def _late_correction(delivered: Path, wh: Path, tag: str, factor: int) -> str:
+    """A redelivered day-1 report of one office (new name), its inbound dispatches scaled:
+    every later day's 7-day backlog_days, 28/90-day outlook and weekly/monthly figure moves."""
+    con = duckdb.connect(str(wh), read_only=True)
+    office, dispatched, backlog = con.execute(
+        "SELECT office_code, items_dispatched, backlog_close FROM mart.office_daily WHERE reported "
+        "AND report_date = ? AND direction = 'inbound' ORDER BY office_code LIMIT 1", [day(1)]).fetchone()
+    con.close()
+    (delivered / "exchange_office" / day(1).isoformat() / f"{tag}_{office}.csv").write_text(
+        "report_date,office_code,direction,mail_class,items_received,items_dispatched,backlog_close\n"
+        f"{day(1)},{office},inbound,U,{dispatched * factor},{dispatched * factor},{backlog}\n",
+        encoding="utf-8")
+    return office
+
+
+def test_rerun_and_backfill_of_an_older_night_refresh_every_later_built_day(full_landing, tmp_path):
+    """Issue 13.1: nights 1, 3 and 4 built (night 3 catches up day 2); then a corrected day-1
+    office report arrives and the older night 2 runs for the first time (a backfill); then
+    another correction and a held-back day-1 events file arrive and night 1 runs again (a
+    rerun). Each time every mart equals one clean run over the same files, table by table."""
+    delivered = tmp_path / "delivered"
+    deliver_days(full_landing, delivered, [1, 2, 3, 4])
+    events_day1 = sorted((delivered / "item_events" / day(1).isoformat()).glob("*.jsonl*"))[0]
+    held = tmp_path / "held" / events_day1.name
+    held.parent.mkdir()
+    shutil.move(events_day1, held)
+
+    wh = tmp_path / "nightly" / "w.duckdb"
+    paths = paths_for(delivered, wh)
+    for n in (1, 3, 4):
+        run_night(paths, day(n))
+    before = snapshot(wh, DAILY_MARTS)
+
+    _late_correction(delivered, wh, "correction", 4)
+    run_night(paths, day(2))  # backfill of a night never run, older than the latest built
+    backfilled = snapshot(wh, DAILY_MARTS)
+    later = [r for r in backfilled["office_daily"] if r[1] >= day(3)]
+    assert later != [r for r in before["office_daily"] if r[1] >= day(3)]  # the change carries on
+    assert not diff(backfilled, one_shot(delivered, tmp_path / "fresh1" / "w.duckdb", 4))
+
+    _late_correction(delivered, wh, "second_correction", 2)
+    shutil.move(held, events_day1)
+    run_night(paths, day(1))  # rerun of the oldest night
+    assert not diff(snapshot(wh, DAILY_MARTS), one_shot(delivered, tmp_path / "fresh2" / "w.duckdb", 4))

@@ -197,10 +197,14 @@ def build_handmade(landing):
                                day_text=day.strftime("%Y/%m/%d")) + extra
             _write(folder / f"daily_report_CNURCA_{ymd}.csv", text, _mtime(day, 25.5))
         if day >= date(2026, 12, 26):
-            if day != date(2026, 12, 31):  # Yiwu misses New Year's Eve
-                rows = _office_rows("CNYIWA", day, t)
+            rows = _office_rows("CNYIWA", day, t)
+            if day != date(2026, 12, 31):
                 _write(folder / f"CNYIWA_{ymd}.csv", _report_csv("CNYIWA", day, rows, day_text=f"{day.year}年{day.month}月{day.day}日"),
                        _mtime(day, 26))
+            else:  # Yiwu's New Year's Eve report arrives with a wrong total row: rejected, not loaded
+                bad_total = _totals(rows)
+                bad_total[0] += 1
+                _write(folder / f"CNYIWA_{ymd}.csv", _report_csv("CNYIWA", day, rows, total=bad_total), _mtime(day, 26))
             if day != date(2027, 1, 1):
                 _write(landing / "customs_centre" / day.isoformat() / f"SZXKJ01_{ymd}.csv", _centre_csv(day, t),
                        _mtime(day, 26))
@@ -434,7 +438,12 @@ def test_handmade_reference_encodes_the_spec(handmade):
     dm = e["destination_monthly"]
     assert _row(dm, destination_country="DE", month="2027-01")["growth_mom"] is None
     assert _row(dm, destination_country="US", month="2027-01")["growth_mom"] is not None
-    assert not _row(od, office_code="CNYIWA", report_date=date(2026, 12, 31), direction="inbound")["reported"]
+    yiwu31 = _row(od, office_code="CNYIWA", report_date=date(2026, 12, 31), direction="inbound")
+    assert not yiwu31["reported"] and yiwu31["missing_reason"] == "rejected"
+    assert _row(od, office_code="CNBJSA", report_date=date(2026, 12, 31), direction="inbound")["missing_reason"] is None
+    cd = e["centre_daily"]
+    assert _row(cd, centre_code="SZXKJ01", report_date=date(2027, 1, 1), direction="inbound")["missing_reason"] \
+        == "not_received"
     assert _row(od, office_code="CNBJSA", report_date=date(2027, 1, 1), direction="inbound")["capacity_per_day"] == 1500
     assert _row(od, office_code="CNBJSA", report_date=date(2026, 12, 31), direction="outbound")["capacity_per_day"] == 2000
     assert _row(od, office_code="CNYIWA", report_date=date(2026, 12, 28), direction="inbound")["capacity_per_day"] == 450

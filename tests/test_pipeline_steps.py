@@ -2,6 +2,7 @@
 when a run cannot publish."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -141,3 +142,114 @@ def test_foreign_local_times_use_the_city_zone(tmp_path):
     con.close()
     # 12:00 in Los Angeles (UTC-8 in March before DST) is 20:00 UTC; 12:00+08:00 is 04:00 UTC
     assert leg == pytest.approx(16 / 24)
+
+
+def test_a_rejected_report_is_told_apart_from_one_never_received(tmp_path):
+    """Issue 13.8: an office whose every row is quarantined, a centre whose file is rejected
+    whole and an office that sent nothing: ledger status, missing_reason and alerts differ."""
+    landing = make_landing(tmp_path, days=2, scale=0.01, seed=4)
+    eo, cc = landing / "exchange_office" / day(2).isoformat(), landing / "customs_centre" / day(2).isoformat()
+    eo_files = sorted(p for p in eo.iterdir() if p.suffix == ".csv")
+    rejected_office, silent_office = (re.search(r"CN[A-Z]{4}", p.name).group(0) for p in eo_files[:2])
+    for p in eo.iterdir():  # every delivery of the two offices (the demo redelivers some)
+        if rejected_office in p.name or silent_office in p.name:
+            p.unlink()
+    bad_rows = eo / f"{rejected_office}_fixed.csv"
+    bad_rows.write_text("report_date,office_code,direction,mail_class,items_received,items_dispatched\n"
+                        f"{day(2)},{rejected_office},inbound,U,-5,10\n"
+                        f"{day(2)},{rejected_office},outbound,U,-3,10\n", encoding="utf-8")
+    cc_file = sorted(p for p in cc.iterdir() if p.suffix == ".csv" and re.match(r"[A-Z]{3}KJ\d\d_", p.name))[0]
+    centre = cc_file.name[:7]
+    for p in cc.iterdir():
+        if centre in p.name:
+            p.unlink()
+    bad_total = cc / f"{centre}_fixed.csv"
+    bad_total.write_text("report_date,centre_code,direction,regime,declarations_lodged\n"
+                         f"{day(2)},{centre},inbound,9610,100\nTotal,,,,999\n", encoding="utf-8")
+    paths = paths_for(landing, tmp_path / "w.duckdb")
+    pipeline.run_night(paths, day(2))
+
+    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    try:
+        ledger = dict(con.execute(
+            "SELECT path, status || ' | ' || coalesce(message, '') FROM mart.load_ledger WHERE path IN (?, ?)",
+            [bad_rows.relative_to(landing).as_posix(), bad_total.relative_to(landing).as_posix()]).fetchall())
+        reasons = dict(con.execute(
+            "SELECT office_code, string_agg(DISTINCT coalesce(missing_reason, 'NULL')) FROM mart.office_daily "
+            "WHERE report_date = ? AND NOT reported GROUP BY ALL", [day(2)]).fetchall())
+        reported_reasons = con.execute("SELECT count(*) FROM mart.office_daily WHERE reported "
+                                       "AND missing_reason IS NOT NULL").fetchone()[0]
+        centre_reason = con.execute("SELECT DISTINCT reported, missing_reason FROM mart.centre_daily "
+                                    "WHERE centre_code = ? AND report_date = ?", [centre, day(2)]).fetchall()
+        alerts = con.execute("SELECT office_code, kind, message_en FROM mart.alerts WHERE as_of_date = ? "
+                             "AND kind IN ('report_missing', 'report_rejected')", [day(2)]).fetchall()
+    finally:
+        con.close()
+    assert ledger[bad_rows.relative_to(landing).as_posix()].startswith("quarantined | ")
+    assert "negative_count" in ledger[bad_rows.relative_to(landing).as_posix()]
+    assert ledger[bad_total.relative_to(landing).as_posix()].startswith("quarantined | total_mismatch")
+    assert reasons[rejected_office] == "rejected"
+    assert reasons[silent_office] == "not_received"
+    assert reported_reasons == 0
+    assert centre_reason == [(False, "rejected")]
+    kinds = {(o, k) for o, k, _ in alerts}
+    assert (rejected_office, "report_rejected") in kinds and (rejected_office, "report_missing") not in kinds
+    assert (silent_office, "report_missing") in kinds and (centre, "report_rejected") in kinds
+    message = [m for o, k, m in alerts if o == rejected_office][0]
+    assert bad_rows.relative_to(landing).as_posix() in message and "negative_count" in message
+
+
+def test_quality_results_are_filed_under_the_data_day_of_a_late_file(tmp_path):
+    """Issue 13.6: a day-1 report arriving on night 3 with a negative count: its failure shows
+    on day 1 (recorded by night 3), not on day 3; day 3's own results stay on day 3."""
+    landing = make_landing(tmp_path, days=3, scale=0.01, seed=4)
+    paths = paths_for(landing, tmp_path / "w.duckdb")
+    pipeline.run_night(paths, day(1))
+    pipeline.run_night(paths, day(2))
+    (landing / "exchange_office" / day(1).isoformat() / "CNBJSA_late.csv").write_text(
+        "report_date,office_code,direction,mail_class,items_received,items_dispatched\n"
+        f"{day(1)},CNBJSA,inbound,U,-7,10\n", encoding="utf-8")
+    pipeline.run_night(paths, day(3))
+    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    try:
+        rows = con.execute("""SELECT report_date, success, rows_failed FROM mart.quality_daily
+                              WHERE feed = 'exchange_office' AND check_name = 'negative_count'
+                                AND column_name = 'items_received' AND run_date = ?
+                              ORDER BY report_date""", [day(3)]).fetchall()
+    finally:
+        con.close()
+    by_day = {d: (ok, n) for d, ok, n in rows}
+    assert by_day[day(1)] == (False, 1)
+    assert day(3) in by_day and day(2) not in by_day  # night 3 checked data of days 1 and 3 only
+
+
+def test_quarantine_details_name_the_column_and_say_their_rule_once_and_subtotals_load(tmp_path):
+    """Issue 13, findings 7 and 9."""
+    landing = make_landing(tmp_path, days=1, scale=0.01, seed=4)
+    folder = landing / "exchange_office" / day(1).isoformat()
+    head = "report_date,office_code,direction,mail_class,items_received,items_dispatched\n"
+    d = day(1).isoformat()
+    (folder / "bad_total.csv").write_text(
+        head + f"{d},CNBJSA,inbound,U,10,5\n{d},CNBJSA,outbound,U,20,7\nTotal,,,,31,12\n", encoding="utf-8")
+    (folder / "no_header.csv").write_text("just,some,words\n1,2,3\n", encoding="utf-8")
+    (folder / "subtotals.csv").write_text(
+        head + f"{d},CNSHAA,inbound,U,10,5\n{d},CNSHAA,inbound,小计,10,5\n"
+        f"{d},CNSHAA,outbound,C,20,7\nSubtotal,,,,20,7\n合计,,,,30,12\n", encoding="utf-8")
+    paths = paths_for(landing, tmp_path / "w.duckdb")
+    pipeline.run_night(paths, day(1))
+    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    ledger = {p.rsplit("/", 1)[1]: rest for p, *rest in con.execute(
+        "SELECT path, status, message, rows_read, rows_loaded, rows_quarantined, rows_duplicate "
+        "FROM mart.load_ledger WHERE path LIKE 'exchange_office/%' AND path SIMILAR TO '.*/(bad_total|"
+        "no_header|subtotals)[.]csv'").fetchall()}
+    details = dict(con.execute("SELECT file, detail FROM mart.quarantine WHERE line IS NULL").fetchall())
+    con.close()
+    status, message, *_ = ledger["bad_total.csv"]
+    assert status == "quarantined" and message.count("total_mismatch") == 1
+    assert "items_received" in message and "31" in message and "30" in message  # column, total, rows' sum
+    assert "items_received" in details["bad_total.csv"]
+    status, message, *_ = ledger["no_header.csv"]
+    assert status == "quarantined" and message.startswith("no_header: ") and message.count("no_header") == 1
+    status, message, read, loaded, quarantined, duplicate = ledger["subtotals.csv"]
+    assert status == "loaded" and message is None
+    assert read == loaded == 2 and read == loaded + quarantined + duplicate

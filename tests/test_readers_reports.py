@@ -232,3 +232,37 @@ def test_truncated_xlsx(tmp_path):
     data = good.read_bytes()
     good.write_bytes(data[: len(data) // 2])
     assert read_report(good, "exchange_office", DAY).file_error[0] == "not_readable"
+
+
+# Issue 13, finding 9: subtotal rows are neither data nor the grand total.
+SUB_IN = "2026-11-25,CNBJSA,进口,小计,\"12,345\",100,10,55.5,90,80,5,2,1,300"
+SUB_OUT = "Subtotal,,,,200,-,,1.5,20,20,0,0,0,0"
+GRAND = "合计,,,,\"12,545\",100,10,57,110,100,5,2,1,300"
+
+
+def test_subtotal_rows_are_skipped_and_the_total_checks_data_rows_only(tmp_path):
+    res = read_report(write(tmp_path, a_file([ROW1, SUB_IN, ROW2, SUB_OUT, GRAND])), "exchange_office", DAY)
+    assert res.file_error is None
+    assert totals_mismatch(res.totals) == []
+    assert res.rows["_line"].to_list() == [3, 5] and res.quarantine.height == 0
+    assert res.subtotal_lines == [4, 6]
+    assert res.rows_read == res.rows.height + res.quarantine.height  # subtotals are not rows read
+
+
+def test_subtotal_rows_in_xlsx(tmp_path):
+    header = ["report_date", "centre_code", "direction", "regime", "declarations_lodged", "declared_value_cny"]
+    p = _xlsx(tmp_path, [header,
+                         [datetime(2026, 11, 25), "SZXKJ01", "outbound", "9610", 5, 100.5],
+                         [datetime(2026, 11, 25), "SZXKJ01", "outbound", "KJ-B", 3, 2],
+                         [datetime(2026, 11, 25), "SZXKJ01", "outbound", " 小 计 ", 8, 102.5],
+                         ["Sub-total:", None, None, None, 8, 102.5],
+                         ["总计", None, None, None, 8, 102.5]])
+    res = read_report(p, "customs_centre", DAY)
+    assert res.file_error is None and totals_mismatch(res.totals) == []
+    assert res.rows["declarations_lodged"].to_list() == [5, 3]
+    assert res.subtotal_lines == [4, 5] and res.rows_read == 2
+
+
+def test_a_remark_saying_subtotal_does_not_drop_a_data_row(tmp_path):
+    res = read_report(write(tmp_path, a_file([ROW1 + ",小计"], header=ZH_A + ",备注")), "exchange_office", DAY)
+    assert res.rows.height == 1 and res.subtotal_lines == []

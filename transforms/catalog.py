@@ -5,7 +5,7 @@ from functools import lru_cache
 
 import yaml
 
-from transforms.db import SQL_DIR
+from transforms.db import SQL_DIR, quote_ident, quote_literal
 
 
 @lru_cache(maxsize=1)
@@ -19,22 +19,20 @@ def mart_tables() -> dict:
     }
 
 
-def quote_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def create_statements(schema: str = "mart") -> list[str]:
     """CREATE TABLE IF NOT EXISTS + COMMENT statements for every mart table in `schema`."""
-    out = []
-    for table, spec in mart_tables().items():
-        cols = ", ".join(f'"{c}" {t}' for c, (t, _) in spec["columns"].items())
-        out.append(f"CREATE TABLE IF NOT EXISTS {schema}.{table} ({cols})")
-        out.extend(comment_statements(table, spec, schema))
-    return out
+    return [stmt for table in mart_tables() for stmt in table_statements(table, schema)]
+
+
+def table_statements(table: str, schema: str = "mart") -> list[str]:
+    """CREATE TABLE IF NOT EXISTS + COMMENT statements of one mart table."""
+    spec = mart_tables()[table]
+    cols = ", ".join(f"{quote_ident(c)} {t}" for c, (t, _) in spec["columns"].items())
+    return [f"CREATE TABLE IF NOT EXISTS {schema}.{table} ({cols})", *comment_statements(table, spec, schema)]
 
 
 def comment_statements(table: str, spec: dict, schema: str = "mart") -> list[str]:
     out = [f"COMMENT ON TABLE {schema}.{table} IS {quote_literal(spec['description'])}"]
     for col, (_, text) in spec["columns"].items():
-        out.append(f'COMMENT ON COLUMN {schema}.{table}."{col}" IS {quote_literal(text)}')
+        out.append(f"COMMENT ON COLUMN {schema}.{table}.{quote_ident(col)} IS {quote_literal(text)}")
     return out

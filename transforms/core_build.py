@@ -12,6 +12,7 @@ CORE_MODELS = [
     "core/offices.sql",
     "core/exchange_office_rows.sql",
     "core/centre_rows.sql",
+    "core/rejected_reports.sql",
     "core/events.sql",
     "core/clearance.sql",
     "core/office_stay.sql",
@@ -41,8 +42,8 @@ def build_core(con: duckdb.DuckDBPyConnection, run_date: date) -> dict:
         stats = dict(zip(
             ["files", "loaded", "quarantined", "rows_loaded", "rows_quarantined", "rows_duplicate"],
             con.execute("""
-                SELECT count(*), count(*) FILTER (WHERE NOT file_quarantined),
-                       count(*) FILTER (WHERE file_quarantined),
+                SELECT count(*), count(*) FILTER (WHERE NOT (file_quarantined OR all_rows_quarantined)),
+                       count(*) FILTER (WHERE file_quarantined OR all_rows_quarantined),
                        sum(rows_loaded), sum(rows_quarantined), sum(rows_duplicate)
                 FROM temp.file_counts""").fetchone()))
         stats["items_touched"] = con.execute("SELECT count(*) FROM temp.touched_items").fetchone()[0]

@@ -16,10 +16,21 @@ def sql_text(rel: str) -> str:
     return (SQL_DIR / rel).read_text(encoding="utf-8")
 
 
+# Paths and values reach SQL as bind parameters (DuckDB binds them in SET, ATTACH, COPY ... TO and
+# table functions too). The two helpers below are the project's only SQL quoting: literals for
+# the one statement that takes no parameter (COMMENT ON ... IS), identifiers for names.
+def quote_literal(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def quote_ident(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
 def settings(con: duckdb.DuckDBPyConnection) -> None:
     # UTC session: every naive TIMESTAMP in state is UTC unless its column says local.
-    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
-    con.execute(f"SET threads = {DUCKDB_THREADS}")
+    con.execute("SET memory_limit = ?", [DUCKDB_MEMORY_LIMIT])
+    con.execute("SET threads = ?", [DUCKDB_THREADS])
     con.execute("SET TimeZone = 'UTC'")
 
 
@@ -27,7 +38,7 @@ def connect_state(paths: Paths) -> duckdb.DuckDBPyConnection:
     paths.state_dir.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(paths.state_db))
     settings(con)
-    con.execute(f"SET temp_directory = '{paths.state_dir / 'tmp'}'")
+    con.execute("SET temp_directory = ?", [str(paths.state_dir / "tmp")])
     # Scratch tables of one step are TEMP tables (memory, spilling to temp_directory), never
     # written to the state file: only what the next step needs is persisted.
     con.execute("DROP SCHEMA IF EXISTS work CASCADE")  # states created before this change

@@ -42,12 +42,12 @@ def ingest_file(paths: Paths, entry: dict) -> dict:
     quarantine_path = Path(str(base) + ".quarantine.parquet")
     totals_path = Path(str(base) + ".totals.parquet")
     manifest = dict(entry, rows_path=None, quarantine_path=None, totals_path=None,
-                    rows_read=0, rows_parsed=0, rows_parse_quarantined=0,
+                    rows_read=0, rows_parsed=0, rows_parse_quarantined=0, rows_subtotal=0,
                     file_error=None, encoding=None)
     feed = entry["feed"]
     if feed == "unknown":
         manifest["file_error"] = ["unrecognised_path",
-                                  "path does not match <feed>/<YYYY-MM-DD>/<file>.(csv|xlsx|jsonl[.gz]|csv[.gz])"]
+                                  "unrecognised_path: path does not match <feed>/<YYYY-MM-DD>/<file>.(csv|xlsx|jsonl[.gz]|csv[.gz])"]
     elif feed == "item_events":
         res = readers.read_events(source, folder_date, rows_path, quarantine_path)
         manifest.update(rows_read=res.rows_read, rows_parsed=res.rows_ok,
@@ -70,6 +70,8 @@ def ingest_file(paths: Paths, entry: dict) -> dict:
                     res.quarantine.select([pl.col(c).cast(t) for c, t in QUARANTINE_SCHEMA.items()]),
                     quarantine_path),
                 totals_path=_write_parquet(res.totals, totals_path) if res.totals.height else None,
+                # skipped like total rows (not in rows_read): kept here so the file's lines add up
+                rows_subtotal=len(res.subtotal_lines),
             )
     tmp = manifest_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")

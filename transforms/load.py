@@ -5,7 +5,7 @@ from datetime import date
 
 import duckdb
 
-from transforms.db import run_sql
+from transforms.db import quote_ident, run_sql
 
 RAW_TABLE = {
     "reference": "staging.raw_reference",
@@ -13,10 +13,6 @@ RAW_TABLE = {
     "customs_centre": "staging.raw_customs_centre",
     "item_events": "staging.raw_item_events",
 }
-
-
-def _sql_list(values: list[str]) -> str:
-    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
@@ -31,16 +27,16 @@ def _insert_parquet(con, table: str, files: list[str], path_column: str) -> None
     if not files:
         return
     files = sorted(set(files))  # identical deliveries share one Parquet; the join fans it out
-    source = f"read_parquet({_sql_list(files)}, filename = true, union_by_name = true)"
-    available = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    source = "read_parquet($files, filename = true, union_by_name = true)"
+    available = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}", {"files": files}).fetchall()}
     target = _columns(con, table)
     picked = [c for c in target if c in available and c not in ("_file_id", "folder_date")]
     tagged = [c for c in ("_file_id", "folder_date") if c in target]
-    select = ", ".join([f"bf.{c}" for c in tagged] + [f'r."{c}"' for c in picked])
+    select = ", ".join([f"bf.{quote_ident(c)}" for c in tagged] + [f"r.{quote_ident(c)}" for c in picked])
     con.execute(f"""
-        INSERT INTO {table} ({", ".join(tagged + picked)})
-        SELECT {select} FROM {source} r JOIN staging.batch_files bf ON r.filename = bf.{path_column}
-    """)
+        INSERT INTO {table} ({", ".join(quote_ident(c) for c in tagged + picked)})
+        SELECT {select} FROM {source} r JOIN staging.batch_files bf ON r.filename = bf.{quote_ident(path_column)}
+    """, {"files": files})
 
 
 def stage_batch(con: duckdb.DuckDBPyConnection, run_date: date, manifests: list[dict]) -> dict:
@@ -72,14 +68,14 @@ def stage_batch(con: duckdb.DuckDBPyConnection, run_date: date, manifests: list[
         _insert_parquet(con, "staging.parse_quarantine", qfiles, "quarantine_path")
         tfiles = [m["totals_path"] for m in manifests if m.get("totals_path")]
         if tfiles:
-            con.execute(f"""
+            con.execute("""
                 INSERT INTO staging.report_totals
                 SELECT row_number() OVER (), bf._file_id, t._line, bf.feed, t."column",
                        -- sums of decimal weights carry float noise: compare at 0.0001
                        -- a total over no (parsable) data rows is compared with 0
                        round(t.reported_total, 4), round(coalesce(t.rows_sum, 0), 4)
-                FROM read_parquet({_sql_list(sorted(set(tfiles)))}, filename = true) t
-                JOIN staging.batch_files bf ON t.filename = bf.totals_path""")
+                FROM read_parquet(?, filename = true) t
+                JOIN staging.batch_files bf ON t.filename = bf.totals_path""", [sorted(set(tfiles))])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

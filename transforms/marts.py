@@ -6,7 +6,7 @@ from datetime import date
 import duckdb
 
 from transforms.catalog import create_statements, mart_tables
-from transforms.db import run_sql, sql_text
+from transforms.db import quote_ident, run_sql, sql_text
 
 
 def ensure_mart_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -19,13 +19,13 @@ def ensure_mart_tables(con: duckdb.DuckDBPyConnection) -> None:
             [table]).fetchall()}
         for col, (typ, _) in spec["columns"].items():
             if col not in have:
-                con.execute(f'ALTER TABLE mart.{table} ADD COLUMN "{col}" {typ}')
+                con.execute(f"ALTER TABLE mart.{table} ADD COLUMN {quote_ident(col)} {typ}")
 
 
 def refresh_table(con: duckdb.DuckDBPyConnection, table: str, run_date: date) -> int:
     """Replace the rows of one mart that its refresh rule selects; returns the table's size."""
     spec = mart_tables()[table]
-    columns = ", ".join(f'"{c}"' for c in spec["columns"])
+    columns = ", ".join(quote_ident(c) for c in spec["columns"])
     con.execute("SET VARIABLE run_date = ?", [run_date])
     con.execute(f"DELETE FROM mart.{table} WHERE {spec['refresh']}")
     con.execute(f"INSERT INTO mart.{table} ({columns}) "

@@ -3,16 +3,25 @@
 Analysts hold read-only connections at any hour: they keep the file they opened (the old
 inode) until they reconnect, and a new connection sees either the previous or the new
 complete warehouse, never half of one.
+
+A read-write session on the published file (`duckdb FILE` opens read-write by default) leaves
+`FILE.wal` beside it; renamed over, the new file would meet that WAL and every later connection
+would fail ("WAL does not match database file"). So the file is published read-only (mode 0444:
+a non-root read-write open fails at once), and a WAL found beside it at publish time is moved
+aside, kept, and reported (see docs/architecture.md).
 """
 from __future__ import annotations
 
+import logging
 import os
+import stat
 from datetime import date, datetime, timezone
 
 import duckdb
 
 from transforms.catalog import comment_statements, mart_tables
 from transforms.config import Paths
+from transforms.db import quote_ident
 
 
 def _fsync(path) -> None:
@@ -23,19 +32,38 @@ def _fsync(path) -> None:
         os.close(fd)
 
 
+log = logging.getLogger(__name__)
+READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+
+
+def _move_foreign_wal(target) -> str | None:
+    """A WAL beside the published file was written by someone else's read-write session (the
+    pipeline never writes there): move it aside so the new file opens clean. The session keeps
+    its open WAL and the old file's inode; its scratch work goes with the replaced file."""
+    wal = target.with_name(target.name + ".wal")
+    if not wal.exists():
+        return None
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    aside = target.with_name(f"{target.name}.wal.foreign-{stamp}")
+    os.replace(wal, aside)
+    log.warning("a read-write session had %s open (its WAL is now %s): the warehouse is published "
+                "read-only; open it with read_only=True / `duckdb -readonly`", target, aside)
+    return str(aside)
+
+
 def publish(con: duckdb.DuckDBPyConnection, paths: Paths, run_date: date) -> dict:
     target = paths.warehouse
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.publishing-{os.getpid()}")
     for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
         leftover.unlink(missing_ok=True)
-    con.execute(f"ATTACH '{tmp}' AS pub")
+    con.execute("ATTACH ? AS pub", [str(tmp)])
     try:
         con.execute("CREATE SCHEMA pub.mart")
         rows = {}
         for table, spec in mart_tables().items():
-            columns = ", ".join(f'"{c}"' for c in spec["columns"])
-            types = ", ".join(f'"{c}" {t}' for c, (t, _) in spec["columns"].items())
+            columns = ", ".join(quote_ident(c) for c in spec["columns"])
+            types = ", ".join(f"{quote_ident(c)} {t}" for c, (t, _) in spec["columns"].items())
             con.execute(f"CREATE TABLE pub.mart.{table} ({types})")
             # Sorted by the leading key so dashboards' filtered reads touch few row groups.
             con.execute(f"INSERT INTO pub.mart.{table} SELECT {columns} FROM mart.{table} "
@@ -55,11 +83,14 @@ def publish(con: duckdb.DuckDBPyConnection, paths: Paths, run_date: date) -> dic
         con.execute("CHECKPOINT pub")
     finally:
         con.execute("DETACH pub")
+    os.chmod(tmp, READ_ONLY)
     _fsync(tmp)
+    foreign_wal = _move_foreign_wal(target)
     os.replace(tmp, target)
     _fsync(target.parent)
     con.execute("UPDATE core.runs SET status = 'published', finished_at = now()::TIMESTAMP "
                 "WHERE run_date = ?", [run_date])
     # From now on this night's alerts are what people were told: later runs keep them as they are.
     con.execute("INSERT OR IGNORE INTO core.published_nights VALUES (?, now()::TIMESTAMP)", [run_date])
-    return {"warehouse": str(target), "rows": rows, "published_at": published_at.isoformat()}
+    return {"warehouse": str(target), "rows": rows, "published_at": published_at.isoformat(),
+            "foreign_wal": foreign_wal}

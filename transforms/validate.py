@@ -11,7 +11,7 @@ from datetime import date
 
 import duckdb
 
-from transforms.db import SQL_DIR, run_sql, table_exists
+from transforms.db import SQL_DIR, quote_ident, quote_literal, run_sql, table_exists
 from transforms.marts import refresh_table
 
 BATCH_SUITES = [  # (staging table, suite, feed)
@@ -36,37 +36,86 @@ def _stable(observed: dict) -> dict:
     return out
 
 
-def _record(con, run_date: date, suite: str, feed: str, outcomes) -> None:
+def _insert_result(con, run_date: date, suite: str, feed: str, day: date, o, success: bool,
+                   observed: dict) -> None:
+    con.execute(
+        "INSERT INTO core.quality_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [run_date, suite, feed, day, o.rule, o.expectation_type, o.column, o.severity, success,
+         json.dumps(observed, ensure_ascii=False, default=str), observed.get("unexpected_count")])
+
+
+def _record(con, run_date: date, suite: str, feed: str, outcomes, table: str | None = None) -> None:
+    """Record each outcome under the data day it checked. Batch rows belong to their file's
+    date folder (an events file's results go to its folder's day, whatever days its events
+    fall on; the reference, which has no folder, to the run's day); a batch spanning several
+    days gives one result per day, with that day's counts. A result with no failing rows to
+    split (a check of the batch as a whole) is filed under every day of the batch; mart checks
+    cover the published tables as of the night, under the run's day."""
+    days = []
+    if table is not None:
+        days = con.execute(
+            f"SELECT coalesce(bf.folder_date, ?::DATE) AS d, count(*) FROM {table} s "
+            "LEFT JOIN staging.batch_files bf USING (_file_id) GROUP BY ALL ORDER BY 1",
+            [run_date]).fetchall()
     for o in outcomes:
         observed = _stable(o.observed)
-        con.execute(
-            "INSERT INTO core.quality_results VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)",
-            [run_date, suite, feed, o.rule, o.expectation_type, o.column, o.severity, o.success,
-             json.dumps(observed, ensure_ascii=False, default=str),
-             observed.get("unexpected_count")])
+        if len(days) <= 1:  # one data day (or none): the batch result is that day's
+            _insert_result(con, run_date, suite, feed, days[0][0] if days else run_date, o,
+                           o.success, observed)
+            continue
+        failed: dict = {}
+        if o.failing_ids_sql and not o.success:
+            failed = {d: set(ids) for d, ids in con.execute(
+                f"SELECT coalesce(bf.folder_date, ?::DATE), list(s._row_id) FROM {table} s "
+                "LEFT JOIN staging.batch_files bf USING (_file_id) "
+                f"WHERE s._row_id IN (SELECT * FROM ({o.failing_ids_sql}) AS f) GROUP BY ALL",
+                [run_date]).fetchall()}
+        for d, n in days:
+            if not o.failing_ids_sql:
+                _insert_result(con, run_date, suite, feed, d, o, o.success, observed)
+                continue
+            ids = failed.get(d, set())
+            # this day's counts and failing sample; the batch's value list cannot be split
+            mine = {k: v for k, v in observed.items() if k != "unexpected_values"}
+            mine.update(element_count=n, unexpected_count=len(ids),
+                        unexpected_percent=100.0 * len(ids) / n if n else 0.0)
+            if "partial_unexpected_index_list" in mine:
+                mine["partial_unexpected_index_list"] = [
+                    e for e in mine["partial_unexpected_index_list"]
+                    if isinstance(e, dict) and e.get("_row_id") in ids]
+            _insert_result(con, run_date, suite, feed, d, o, not ids, mine)
+
+
+FILE_DETAIL_ROWS = 5  # failing rows named in a file-level detail; the count says how many more
 
 
 def _route(con, table: str, outcomes) -> None:
     for o in outcomes:
         if o.success or not o.failing_ids_sql or o.severity not in ("row", "file"):
             continue
-        # detail: "<expectation>: col = value, col = value" from the failing row itself
-        cols = [c.strip() for c in (o.column or "").split(",") if c.strip()]
+        # "col = value, col = value" from the failing row itself (meta.detail_columns, else the rule's)
+        cols = list(o.detail_columns) or [c.strip() for c in (o.column or "").split(",") if c.strip()]
         shown = " || ', ' || ".join(
-            f"'{c} = ' || coalesce(CAST(s.\"{c}\" AS VARCHAR), 'NULL')" for c in cols) or "''"
-        detail = f"'{o.expectation_type}: ' || {shown}"
+            f"{quote_literal(c + ' = ')} || coalesce(CAST(s.{quote_ident(c)} AS VARCHAR), 'NULL')"
+            for c in cols) or "''"
         failing = f"SELECT * FROM ({o.failing_ids_sql}) AS f"
         if o.severity == "row":
             raw = "s._raw" if table != "staging.item_events" else "NULL"  # filled by _raw_from_parquet
             con.execute(f"""
                 INSERT INTO staging.rule_failures
-                SELECT s._file_id, s._line, {raw}, ?, {detail}
+                SELECT s._file_id, s._line, {raw}, ?, {quote_literal(o.expectation_type + ': ')} || {shown}
                 FROM {table} s WHERE s._row_id IN ({failing})""", [o.rule])
         else:
+            # A file-level detail starts with its rule (as the readers' file errors do) and names
+            # the failing lines: "total_mismatch: line 12: column_name = items_received, ..."
             con.execute(f"""
                 INSERT INTO staging.file_failures
-                SELECT s._file_id, ?, any_value({detail})
-                FROM {table} s WHERE s._row_id IN ({failing}) GROUP BY s._file_id""", [o.rule])
+                SELECT s._file_id, ?, ? || ': ' || array_to_string(list_slice(
+                           list('line ' || coalesce(CAST(s._line AS VARCHAR), '?') || ': ' || {shown}
+                                ORDER BY s._line), 1, ?), '; ')
+                       || CASE WHEN count(*) > ? THEN format('; and {{}} more', count(*) - ?) ELSE '' END
+                FROM {table} s WHERE s._row_id IN ({failing}) GROUP BY s._file_id""",
+                [o.rule, o.rule, FILE_DETAIL_ROWS, FILE_DETAIL_ROWS, FILE_DETAIL_ROWS])
 
 
 def _datadocs(paths, run_date: date, step: str, report) -> str | None:
@@ -87,15 +136,14 @@ def _raw_from_parquet(con) -> None:
            JOIN staging.batch_files bf USING (_file_id) WHERE f._raw IS NULL""").fetchall()]
     if not files:
         return
-    listing = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
-    con.execute(f"""
+    con.execute("""
         UPDATE staging.rule_failures f SET _raw = p._raw
         FROM (SELECT bf._file_id, r._line, r._raw
-              FROM read_parquet({listing}, filename = true) r
+              FROM read_parquet(?, filename = true) r
               JOIN staging.batch_files bf ON r.filename = bf.rows_path
               SEMI JOIN (SELECT _file_id, _line FROM staging.rule_failures WHERE _raw IS NULL) x
                 ON x._file_id = bf._file_id AND x._line = r._line) p
-        WHERE f._raw IS NULL AND f._file_id = p._file_id AND f._line = p._line""")
+        WHERE f._raw IS NULL AND f._file_id = p._file_id AND f._line = p._line""", [files])
 
 
 def validate_batch(con: duckdb.DuckDBPyConnection, run_date: date, paths=None) -> dict:
@@ -110,14 +158,14 @@ def validate_batch(con: duckdb.DuckDBPyConnection, run_date: date, paths=None) -
                 [run_date])
     for table, seed in (("country_tz", "country_tz.csv"), ("city_tz", "impc_city_tz.csv")):
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM "
-                    f"read_csv('{SQL_DIR / 'seeds' / seed}', header = true, all_varchar = true)")
+                    "read_csv(?, header = true, all_varchar = true)", [str(SQL_DIR / "seeds" / seed)])
     checks = []
     if con.execute("SELECT count(*) FROM staging.raw_reference").fetchone()[0]:
         # The reference decides what "known office" means for the rest: check it first.
         run_sql(con, "staging/reference.sql")
         outcomes = quality.validate(con, "staging.reference", "staging_reference")
         _route(con, "staging.reference", outcomes)
-        _record(con, run_date, "staging_reference", "reference", outcomes)
+        _record(con, run_date, "staging_reference", "reference", outcomes, "staging.reference")
         accepted = not con.execute("SELECT count(*) FROM staging.file_failures").fetchone()[0]
         con.execute("INSERT INTO staging.reference_accepted VALUES (?)", [accepted])
         checks.append(("staging.reference", "staging_reference"))
@@ -134,7 +182,7 @@ def validate_batch(con: duckdb.DuckDBPyConnection, run_date: date, paths=None) -
         if run.table == "staging.reference":
             continue  # routed above
         _route(con, run.table, run.outcomes)
-        _record(con, run_date, run.suite_name, feeds[run.table], run.outcomes)
+        _record(con, run_date, run.suite_name, feeds[run.table], run.outcomes, run.table)
         failed += sum(not o.success for o in run.outcomes)
     _raw_from_parquet(con)
     rows = con.execute("SELECT count(*) FROM staging.rule_failures").fetchone()[0]

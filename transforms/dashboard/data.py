@@ -18,6 +18,8 @@ from typing import Any
 
 import duckdb
 
+from transforms.db import quote_ident
+
 # table -> (wanted columns, ORDER BY, optional WHERE built from the date window)
 # Columns absent from the warehouse are selected as NULL under the same name.
 TABLES: dict[str, dict[str, Any]] = {
@@ -84,9 +86,9 @@ TABLES: dict[str, dict[str, Any]] = {
         "order": "report_date, feed, path", "date": "report_date",
     },
     "quality_daily": {
-        "columns": ["feed", "report_date", "rule", "expectation", "severity", "success",
-                    "observed", "offices_missing"],
-        "order": "report_date, feed, rule", "date": "report_date",
+        "columns": ["feed", "report_date", "check_name", "expectation", "column_name", "severity",
+                    "success", "observed_value", "rows_failed", "offices_missing"],
+        "order": "report_date, feed, check_name", "date": "report_date",
     },
 }
 # mart.quarantine can be large (one row per rejected row): aggregated in SQL, plus a sample.
@@ -115,10 +117,6 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, (bytes, bytearray)):
         return v.hex()
     return str(v)
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _iso_week_monday(text: Any) -> str | None:
@@ -201,7 +199,7 @@ def load_dashboard_data(warehouse: Path, max_days: int = 400) -> dict:
 
         # Latest day over the day-grain tables: the anchor of the date window.
         latest_parts = [
-            f"SELECT max({_ident(spec['date'])})::DATE AS d FROM mart.{_ident(t)}"
+            f"SELECT max({quote_ident(spec['date'])})::DATE AS d FROM mart.{quote_ident(t)}"
             for t, spec in TABLES.items()
             if "date" in spec and spec["date"] in present.get(t, set())
             and t in ("office_daily", "national_daily", "customs_dwell_daily", "centre_daily")
@@ -218,16 +216,16 @@ def load_dashboard_data(warehouse: Path, max_days: int = 400) -> dict:
                 raw[table] = (cols, [], False)
                 continue
             have = present[table]
-            select = ", ".join(_ident(c) if c in have else f"NULL AS {_ident(c)}" for c in cols)
-            order = ", ".join(_ident(c.strip()) for c in spec["order"].split(",")
+            select = ", ".join(quote_ident(c) if c in have else f"NULL AS {quote_ident(c)}" for c in cols)
+            order = ", ".join(quote_ident(c.strip()) for c in spec["order"].split(",")
                               if c.strip() in have)
             where, params = "", []
             if since is not None and spec.get("date") in have:
-                where, params = f" WHERE {_ident(spec['date'])} >= ?", [since]
+                where, params = f" WHERE {quote_ident(spec['date'])} >= ?", [since]
             elif since is not None and spec.get("text_since", ("",))[0] in have:
                 column, fmt = spec["text_since"]
-                where, params = f" WHERE {_ident(column)} >= ?", [fmt(since)]
-            sql = f"SELECT {select} FROM mart.{_ident(table)}{where}"
+                where, params = f" WHERE {quote_ident(column)} >= ?", [fmt(since)]
+            sql = f"SELECT {select} FROM mart.{quote_ident(table)}{where}"
             if order:
                 sql += f" ORDER BY {order}"
             raw[table] = (cols, con.execute(sql, params).fetchall(), True)
@@ -236,16 +234,16 @@ def load_dashboard_data(warehouse: Path, max_days: int = 400) -> dict:
             have = present["quarantine"]
             q_available = True
             q_cols = QUARANTINE_COLUMNS
-            sel = {c: (_ident(c) if c in have else f"NULL AS {_ident(c)}") for c in q_cols}
+            sel = {c: (quote_ident(c) if c in have else f"NULL AS {quote_ident(c)}") for c in q_cols}
             where, params = "", []
             if since is not None and "run_date" in have:
                 where, params = " WHERE run_date >= ?", [since]
+            grouped = ", ".join(sel[c] for c in ("run_date", "feed", "rule", "path", "line"))
             q_summary = con.execute(
                 f"SELECT run_date, feed, rule, count(*) AS n_rows, "
                 f"count(DISTINCT path) AS n_files, "
                 f"count(*) FILTER (WHERE line IS NULL) AS n_file_level "
-                f"FROM (SELECT {sel['run_date']}, {sel['feed']}, {sel['rule']}, "
-                f"{sel['path']}, {sel['line']} FROM mart.quarantine{where}) "
+                f"FROM (SELECT {grouped} FROM mart.quarantine{where}) "
                 f"GROUP BY ALL ORDER BY ALL", params).fetchall()
             order = "run_date DESC NULLS LAST" if "run_date" in have else "1"
             q_sample = con.execute(
@@ -271,7 +269,7 @@ def load_dashboard_data(warehouse: Path, max_days: int = 400) -> dict:
             r[zh] = r[en] = r[msg]
 
     qd = data["quality_daily"]
-    om, ob = qd["columns"].index("offices_missing"), qd["columns"].index("observed")
+    om, ob = qd["columns"].index("offices_missing"), qd["columns"].index("observed_value")
     for r in qd["rows"]:
         r[om] = _as_list(r[om])
         r[ob] = _observed(r[ob])

@@ -17,6 +17,9 @@ from typing import Iterable
 
 import duckdb
 
+from transforms.catalog import table_statements
+from transforms.db import quote_ident
+
 OFFICES = [
     # code, type, name_zh, name_en, province, city, cap_in, cap_out
     ("CNBJSA", "exchange_office", "北京互换局", "Beijing", "北京", "北京", 60000, 50000),
@@ -33,51 +36,40 @@ CENTRES = [o for o in OFFICES if o[1] == "express_supervision_centre"]
 REGIMES = ["9610", "9710", "9810", "1210", "KJ-B"]
 COUNTRIES = ["US", "GB", "DE", "RU", "KZ", "JP", "BR", "FR"]
 
-DDL = {
-    "offices": """office_code VARCHAR, office_type VARCHAR, name_zh VARCHAR, name_en VARCHAR,
-        province VARCHAR, city VARCHAR, tz VARCHAR, capacity_in_per_day BIGINT,
-        capacity_out_per_day BIGINT, valid_from DATE, valid_to DATE""",
-    "office_daily": """office_code VARCHAR, report_date DATE, direction VARCHAR,
-        items_received BIGINT, items_dispatched BIGINT, items_presented BIGINT,
-        items_released BIGINT, items_inspected BIGINT, items_held BIGINT, items_returned BIGINT,
-        backlog_close BIGINT, capacity_per_day BIGINT, load_factor DOUBLE, utilization DOUBLE,
-        release_rate DOUBLE, inspection_rate DOUBLE, hold_rate DOUBLE, backlog_days DOUBLE,
-        reported BOOLEAN""",
-    "customs_dwell_daily": """office_code VARCHAR, release_date DATE, direction VARCHAR,
-        n_released BIGINT, dwell_mean_h DOUBLE, dwell_p50_h DOUBLE, dwell_p90_h DOUBLE,
-        dwell_p95_h DOUBLE, dwell_max_h DOUBLE, share_within_24h DOUBLE, n_retained BIGINT,
-        in_customs_close BIGINT""",
-    "centre_daily": """centre_code VARCHAR, report_date DATE, direction VARCHAR, regime VARCHAR,
-        declarations_lodged BIGINT, declarations_released BIGINT,
-        declarations_inspected BIGINT, declarations_held BIGINT, declarations_rejected BIGINT,
-        items_declared BIGINT, declared_value_cny DOUBLE, pending_close BIGINT,
-        release_rate DOUBLE, inspection_rate DOUBLE, mean_release_h DOUBLE, load_factor DOUBLE""",
-    "lane_weekly": """origin_office VARCHAR, destination_country VARCHAR, iso_week VARCHAR,
-        items_dispatched BIGINT, items_arrived BIGINT, leg_p50_days DOUBLE, leg_p90_days DOUBLE""",
-    "destination_monthly": """destination_country VARCHAR, month VARCHAR, items_dispatched BIGINT,
-        share DOUBLE, growth_mom DOUBLE, growth_yoy DOUBLE""",
-    "capacity_outlook": """office_code VARCHAR, direction VARCHAR, as_of_date DATE,
-        mean_28d DOUBLE, p95_28d DOUBLE, capacity_per_day BIGINT, headroom DOUBLE,
-        growth_monthly DOUBLE, breach_date DATE""",
-    "national_daily": """report_date DATE, direction VARCHAR, items_received BIGINT,
-        items_dispatched BIGINT, capacity_per_day BIGINT, utilization DOUBLE,
-        offices_reporting BIGINT, offices_expected BIGINT, n_released BIGINT,
-        dwell_p50_h DOUBLE, share_within_24h DOUBLE""",
-    "office_stay_daily": """scope VARCHAR, office_code VARCHAR, departure_date DATE,
-        direction VARCHAR, n_items BIGINT, to_customs_p50_h DOUBLE, customs_p50_h DOUBLE,
-        after_release_p50_h DOUBLE, stay_n BIGINT, stay_p50_h DOUBLE, stay_p90_h DOUBLE,
-        stay_share_within_48h DOUBLE""",
-    "alerts": """as_of_date DATE, severity VARCHAR, office_code VARCHAR, kind VARCHAR,
-        value DOUBLE, threshold DOUBLE, message_zh VARCHAR, message_en VARCHAR,
-        direction VARCHAR, state VARCHAR, first_fired DATE""",
-    "load_ledger": """file_id BIGINT, path VARCHAR, feed VARCHAR, report_date DATE,
-        content_hash VARCHAR, status VARCHAR, rows_read BIGINT, rows_loaded BIGINT,
-        rows_quarantined BIGINT, rows_duplicate BIGINT, first_seen_at TIMESTAMP,
-        loaded_at TIMESTAMP""",
-    "quarantine": """feed VARCHAR, path VARCHAR, line BIGINT, rule VARCHAR, detail VARCHAR,
-        raw VARCHAR, run_date DATE""",
-    "quality_daily": """feed VARCHAR, report_date DATE, rule VARCHAR, expectation VARCHAR,
-        severity VARCHAR, success BOOLEAN, observed VARCHAR, offices_missing VARCHAR[]""",
+# The columns each sample row fills, in order; the tables' DDL (types, comments) is the published
+# catalogue's (sql/mart/schema.yml), so the sample cannot drift from it. Unfilled columns are NULL.
+SAMPLE_COLUMNS = {
+    "offices": ("office_code", "office_type", "name_zh", "name_en", "province", "city", "tz",
+        "capacity_in_per_day", "capacity_out_per_day", "valid_from", "valid_to"),
+    "office_daily": ("office_code", "report_date", "direction", "items_received", "items_dispatched",
+        "items_presented", "items_released", "items_inspected", "items_held", "items_returned",
+        "backlog_close", "capacity_per_day", "load_factor", "utilization", "release_rate",
+        "inspection_rate", "hold_rate", "backlog_days", "reported"),
+    "customs_dwell_daily": ("office_code", "release_date", "direction", "n_released", "dwell_mean_h", "dwell_p50_h",
+        "dwell_p90_h", "dwell_p95_h", "dwell_max_h", "share_within_24h", "n_retained",
+        "in_customs_close"),
+    "centre_daily": ("centre_code", "report_date", "direction", "regime", "declarations_lodged",
+        "declarations_released", "declarations_inspected", "declarations_held",
+        "declarations_rejected", "items_declared", "declared_value_cny", "pending_close",
+        "release_rate", "inspection_rate", "mean_release_h", "load_factor"),
+    "lane_weekly": ("origin_office", "destination_country", "iso_week", "items_dispatched", "items_arrived",
+        "leg_p50_days", "leg_p90_days"),
+    "destination_monthly": ("destination_country", "month", "items_dispatched", "share", "growth_mom", "growth_yoy"),
+    "capacity_outlook": ("office_code", "direction", "as_of_date", "mean_28d", "p95_28d", "capacity_per_day",
+        "headroom", "growth_monthly", "breach_date"),
+    "national_daily": ("report_date", "direction", "items_received", "items_dispatched", "capacity_per_day",
+        "utilization", "offices_reporting", "offices_expected", "n_released", "dwell_p50_h",
+        "share_within_24h"),
+    "office_stay_daily": ("scope", "office_code", "departure_date", "direction", "n_items",
+        "to_customs_p50_h", "customs_p50_h", "after_release_p50_h", "stay_n", "stay_p50_h", "stay_p90_h",
+        "stay_share_within_48h"),
+    "alerts": ("as_of_date", "severity", "office_code", "kind", "value", "threshold", "message_zh",
+        "message_en", "direction", "state", "first_fired"),
+    "load_ledger": ("file_id", "path", "feed", "report_date", "content_hash", "status", "rows_read",
+        "rows_loaded", "rows_quarantined", "rows_duplicate", "first_seen_at", "loaded_at"),
+    "quarantine": ("feed", "path", "line", "rule", "detail", "raw", "run_date"),
+    "quality_daily": ("feed", "report_date", "check_name", "expectation", "severity", "success", "observed_value",
+        "offices_missing"),
 }
 
 
@@ -85,7 +77,7 @@ def _ratio(a, b):
     return None if a is None or not b else a / b
 
 
-def _q(values: list[float], p: float) -> float:
+def _quantile(values: list[float], p: float) -> float:
     s = sorted(values)
     k = (len(s) - 1) * p
     lo, hi = math.floor(k), math.ceil(k)
@@ -106,7 +98,7 @@ def make_sample_warehouse(
     if path.exists():
         path.unlink()
     dates = [end - timedelta(days=days - 1 - i) for i in range(days)]
-    rows: dict[str, list[tuple]] = {k: [] for k in DDL}
+    rows: dict[str, list[tuple]] = {k: [] for k in SAMPLE_COLUMNS}
 
     for o in OFFICES:
         rows["offices"].append((o[0], o[1], o[2], o[3], o[4], o[5], "Asia/Shanghai", o[6], o[7],
@@ -216,7 +208,7 @@ def make_sample_warehouse(
         for d_i, d in enumerate(dates):
             window = recvs[max(0, d_i - 27): d_i + 1] or recvs[:1]
             mean = sum(window) / len(window)
-            p95 = _q(window, 0.95)
+            p95 = _quantile(window, 0.95)
             growth = 0.12 if code in ("CNCANA", "SZKJ02") else (-0.01 if code == "CNURCA" else 0.02)
             breach = None
             if growth > 0:
@@ -325,23 +317,24 @@ def make_sample_warehouse(
                 ok = not (rule == "offices_complete" and miss)
                 rows["quality_daily"].append((
                     feed, d, rule, f"expect_{rule}", sev, ok,
-                    json.dumps({"unexpected_count": 0 if ok else len(miss)}), miss))
+                    json.dumps({"unexpected_count": 0 if ok else len(miss)}), ",".join(miss) or None))
 
     con = duckdb.connect(str(path))
     try:
         con.execute("CREATE SCHEMA mart")
-        for table, ddl in DDL.items():
+        for table, columns in SAMPLE_COLUMNS.items():
             if table in omit:
                 continue
-            con.execute(f"CREATE TABLE mart.{table} ({ddl})")
+            for stmt in table_statements(table):
+                con.execute(stmt)
             if table in empty or not rows[table]:
                 continue
-            ncol = len(rows[table][0])
-            one = "(" + ", ".join(["?"] * ncol) + ")"
+            one = "(" + ", ".join(["?"] * len(columns)) + ")"
             data = rows[table]
+            names = ", ".join(quote_ident(c) for c in columns)
             for i in range(0, len(data), 200):  # multi-row VALUES: far faster than executemany
                 chunk = data[i: i + 200]
-                con.execute(f"INSERT INTO mart.{table} VALUES " + ", ".join([one] * len(chunk)),
+                con.execute(f"INSERT INTO mart.{table} ({names}) VALUES " + ", ".join([one] * len(chunk)),
                             [v for r in chunk for v in r])
         con.execute("CHECKPOINT")
     finally:

@@ -111,20 +111,21 @@ def scratch_database(admin_dsn: str = "postgresql://postgres@127.0.0.1:5432/post
     """Create a fresh, uniquely named database; yield its SQLAlchemy URL; drop it (and its
     connections) afterwards."""
     import psycopg2
+    from psycopg2 import sql
 
     name = f"{prefix}_{os.getpid()}_{int(time.time() * 1000) % 10**9}"
     con = psycopg2.connect(admin_dsn)
     con.autocommit = True
     try:
         with con.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         base = admin_dsn.rsplit("/", 1)[0].split("://", 1)[1]
         try:
             yield f"postgresql+psycopg2://{base}/{name}"
         finally:
             with con.cursor() as cur:
                 cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-                cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                cur.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
     finally:
         con.close()
 
@@ -132,6 +133,7 @@ def scratch_database(admin_dsn: str = "postgresql://postgres@127.0.0.1:5432/post
 def query(db_url: str, sql: str, args: tuple = ()) -> list[tuple]:
     """Read-only helper over the metadata DB (psycopg2)."""
     import psycopg2
+    from psycopg2 import sql
 
     dsn = "postgresql://" + db_url.split("://", 1)[1]
     con = psycopg2.connect(dsn)

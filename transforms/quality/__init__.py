@@ -52,6 +52,7 @@ class RuleOutcome:
     success: bool
     observed: dict
     failing_ids_sql: str | None  # SELECT of id_column of failing rows
+    detail_columns: tuple[str, ...] = ()  # meta.detail_columns: what a quarantine detail shows
 
 
 @dataclass

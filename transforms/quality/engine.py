@@ -25,6 +25,7 @@ from great_expectations.data_context.types.resource_identifiers import (  # noqa
     ValidationResultIdentifier,
 )
 
+from transforms.db import quote_ident  # noqa: E402
 from . import RuleOutcome, SuiteRun, Report, QualityError, load_suite_json  # noqa: E402
 from . import s10 as _s10  # noqa: E402,F401  (registers expect_column_values_to_be_valid_s10)
 from .gx_duckdb import (  # noqa: E402
@@ -110,18 +111,14 @@ def _column_of(kwargs: dict) -> str | None:
     return None
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _duplicate_rows_sql(columns: Sequence[str], batch_from: str, id_column: str) -> str:
     """Rows whose key occurs more than once (GX semantics: a row with a NULL key part is not a
     duplicate). GX 1.24's unexpected_index_query for uniqueness expectations cross-joins the
     table with its group counts and leaves a bind parameter, so it is rebuilt here."""
-    cols = ", ".join(_q(c) for c in columns)
-    not_null = " AND ".join(f"{_q(c)} IS NOT NULL" for c in columns)
+    cols = ", ".join(quote_ident(c) for c in columns)
+    not_null = " AND ".join(f"{quote_ident(c)} IS NOT NULL" for c in columns)
     return (
-        f"SELECT {_q(id_column)} FROM (SELECT {_q(id_column)}, count(*) OVER (PARTITION BY {cols}) AS _n "
+        f"SELECT {quote_ident(id_column)} FROM (SELECT {quote_ident(id_column)}, count(*) OVER (PARTITION BY {cols}) AS _n "
         f"FROM {batch_from} WHERE {not_null}) AS _keys WHERE _n > 1"
     )
 
@@ -148,11 +145,11 @@ def _outcome(evr: Any, id_column: str | None, batch_query: str | None, batch_fro
             query = query.replace(f"FROM {batch_query}", f"FROM ({batch_query}) AS _batch", 1)
         observed["unexpected_rows_sql"] = query
         if not evr.success and id_column is not None:
-            failing_ids_sql = f"SELECT {_q(id_column)} FROM ({query}) AS _failing"
+            failing_ids_sql = f"SELECT {quote_ident(id_column)} FROM ({query}) AS _failing"
             if "column_A" in cfg.kwargs:
                 # GX 1.24 folds ignore_row_if wrongly into the pair index query (rows with a
                 # missing value come back as unexpected): filter them here
-                a, b = _q(cfg.kwargs["column_A"]), _q(cfg.kwargs["column_B"])
+                a, b = quote_ident(cfg.kwargs["column_A"]), quote_ident(cfg.kwargs["column_B"])
                 ignore = cfg.kwargs.get("ignore_row_if", "both_values_are_missing")
                 if ignore == "either_value_is_missing":
                     failing_ids_sql += f" WHERE {a} IS NOT NULL AND {b} IS NOT NULL"
@@ -178,6 +175,7 @@ def _outcome(evr: Any, id_column: str | None, batch_query: str | None, batch_fro
         success=bool(evr.success),
         observed=_jsonable(observed),
         failing_ids_sql=failing_ids_sql,
+        detail_columns=tuple(meta.get("detail_columns") or ()),
     )
 
 
@@ -222,7 +220,7 @@ def validate_many(
             suite = build_suite(suite_name)
             asset_name = f"{n}_{table}"
             batch_query = None
-            qualified = ".".join(_q(p) for p in (schema, name) if p)
+            qualified = ".".join(quote_ident(p) for p in (schema, name) if p)
             batch_from = qualified
             if cond:
                 batch_query = f"SELECT * FROM {qualified} WHERE {cond}"

@@ -6,9 +6,11 @@ parsed in SQL, and split into a rows Parquet and a quarantine Parquet.
 from __future__ import annotations
 
 import csv
+import gzip
 import os
 import shutil
 import tempfile
+import zlib
 from datetime import date
 from pathlib import Path
 
@@ -39,21 +41,19 @@ ROWS_SELECT = """item_id, event_code, event_time, event_local, event_offset_min:
     _line::BIGINT AS _line, _raw::VARCHAR AS _raw"""
 
 
-def _q(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def _lines(strict: bool) -> str:
+    """read_csv returning each accepted line whole (blank lines as NULL; undecodable ones go to rejects).
 
-
-def _lines(path: Path, rejects: str, strict: bool) -> str:
-    """read_csv returning each accepted line whole (blank lines as NULL; undecodable ones go to rejects)."""
-    return f"""read_csv({_q(str(path))},
+    Bind $path (the file) and $rejects (the rejects table's name) when running it."""
+    return f"""read_csv($path,
         columns = {{'line': 'VARCHAR'}}, delim = {_LINE_DELIM}, quote = '', escape = '', header = false,
         auto_detect = false, compression = 'auto', ignore_errors = true, store_rejects = true,
-        rejects_table = '{rejects}', rejects_scan = '{rejects}_scan'{'' if strict else ', strict_mode = false'})"""
+        rejects_table = $rejects, rejects_scan = $rejects || '_scan'{'' if strict else ', strict_mode = false'})"""
 
 
-def _scan(path: Path, rejects: str, strict: bool) -> str:
+def _scan(strict: bool) -> str:
     """Lines with their ordinal among accepted lines (row_number over a scan keeps file order)."""
-    return f"(SELECT row_number() OVER () AS _ord, line FROM {_lines(path, rejects, strict)})"
+    return f"(SELECT row_number() OVER () AS _ord, line FROM {_lines(strict)})"
 
 
 def _line_shift_sql(rejects: str) -> str:
@@ -159,7 +159,8 @@ def _csv_header(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, list[s
         con.execute("DROP TABLE IF EXISTS head_rejects; DROP TABLE IF EXISTS head_rejects_scan")
         try:
             # No window here, so LIMIT stops the scan early; insertion order gives the ordinals.
-            head = con.execute(f"SELECT line FROM {_lines(path, 'head_rejects', strict)} LIMIT 1000").fetchall()
+            head = con.execute(f"SELECT line FROM {_lines(strict)} LIMIT 1000",
+                               {"path": str(path), "rejects": "head_rejects"}).fetchall()
             break
         except duckdb.InvalidInputException:
             if not strict:
@@ -173,14 +174,30 @@ def _csv_header(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, list[s
 
 
 def _write_empty(con: duckdb.DuckDBPyConnection, out_rows: Path, out_quarantine: Path) -> None:
-    con.execute(f"""COPY (SELECT NULL::VARCHAR AS item_id, NULL::VARCHAR AS event_code, NULL::VARCHAR AS event_time,
+    con.execute("""COPY (SELECT NULL::VARCHAR AS item_id, NULL::VARCHAR AS event_code, NULL::VARCHAR AS event_time,
         NULL::TIMESTAMP AS event_local, NULL::INTEGER AS event_offset_min, NULL::VARCHAR AS office_code,
         NULL::VARCHAR AS next_office_code, NULL::VARCHAR AS mail_class, NULL::VARCHAR AS origin_country,
         NULL::VARCHAR AS destination_country, NULL::DOUBLE AS weight_g, NULL::VARCHAR AS retention_code,
         NULL::VARCHAR AS reason_code, NULL::VARCHAR AS action_code, NULL::BIGINT AS _line, NULL::VARCHAR AS _raw
-        LIMIT 0) TO {_q(str(out_rows))} (FORMAT parquet)""")
-    con.execute(f"""COPY (SELECT NULL::BIGINT AS _line, NULL::VARCHAR AS _raw, NULL::VARCHAR AS rule,
-        NULL::VARCHAR AS detail LIMIT 0) TO {_q(str(out_quarantine))} (FORMAT parquet)""")
+        LIMIT 0) TO $out (FORMAT parquet)""", {"out": str(out_rows)})
+    con.execute("""COPY (SELECT NULL::BIGINT AS _line, NULL::VARCHAR AS _raw, NULL::VARCHAR AS rule,
+        NULL::VARCHAR AS detail LIMIT 0) TO $out (FORMAT parquet)""", {"out": str(out_quarantine)})
+
+
+def _gzip_damage(path: Path) -> str | None:
+    """Why a .gz file's stream is damaged, or None when it decompresses to its end with a good CRC.
+
+    DuckDB (2.0.1) spins forever on some damaged deflate streams instead of failing (found by the
+    mutation campaign, bench/mutation.py), so the stream is checked first: one pass through zlib
+    in 1 MiB blocks, nothing kept.
+    """
+    try:
+        with gzip.open(path, "rb") as stream:
+            while stream.read(1 << 20):
+                pass
+    except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def events_format(path: Path) -> str:
@@ -203,9 +220,10 @@ def read_events(path: Path, folder_date: date | None, out_rows: Path, out_quaran
     try:
         # the project's limits, not DuckDB's defaults (80% of RAM, every core): ingest tasks
         # run beside the scheduler and each other
-        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'; SET threads = {DUCKDB_THREADS}")
+        con.execute("SET memory_limit = ?", [DUCKDB_MEMORY_LIMIT])
+        con.execute("SET threads = ?", [DUCKDB_THREADS])
         con.execute("SET enable_progress_bar = false")
-        con.execute(f"SET temp_directory = {_q(str(Path(tmp_dir) / 'spill'))}")
+        con.execute("SET temp_directory = ?", [str(Path(tmp_dir) / "spill")])
         result = _read_into(con, path, fmt, tmp_rows, tmp_quarantine)
         if result.file_error or not tmp_rows.exists():
             _write_empty(con, tmp_rows, tmp_quarantine)
@@ -227,6 +245,10 @@ def _read_into(con, path: Path, fmt: str, tmp_rows: Path, tmp_quarantine: Path) 
     def failed(rule: str, detail: str) -> EventsRead:
         return EventsRead(rows_read=0, rows_ok=0, rows_quarantined=0, file_error=(rule, detail), format=fmt)
 
+    if path.name.lower().endswith(".gz"):
+        damage = _gzip_damage(path)
+        if damage:
+            return failed("not_readable", f"not_readable: damaged gzip stream ({damage})")
     first_ord = 0
     if fmt == "csv":
         try:
@@ -250,7 +272,8 @@ def _read_into(con, path: Path, fmt: str, tmp_rows: Path, tmp_quarantine: Path) 
         try:
             for table in ("parsed", "rejects", "rejects_scan"):
                 con.execute(f"DROP TABLE IF EXISTS {table}")
-            con.execute(f"CREATE TEMP TABLE parsed AS {_parse_sql(_scan(path, 'rejects', strict), is_record, values, positions, first_ord)}")
+            con.execute(f"CREATE TEMP TABLE parsed AS {_parse_sql(_scan(strict), is_record, values, positions, first_ord)}",
+                        {"path": str(path), "rejects": "rejects"})
             break
         except duckdb.Error as exc:
             last_error = exc
@@ -273,7 +296,7 @@ def _read_into(con, path: Path, fmt: str, tmp_rows: Path, tmp_quarantine: Path) 
         return failed("not_readable", f"not_readable: none of {rows_read} lines is a JSON object")
 
     con.execute(f"""COPY (SELECT {ROWS_SELECT} FROM (SELECT p.*, {line_expr} AS _line FROM parsed {join})
-        WHERE rule IS NULL {order}) TO {_q(str(tmp_rows))} (FORMAT parquet)""")
+        WHERE rule IS NULL {order}) TO $out (FORMAT parquet)""", {"out": str(tmp_rows)})
     con.execute(f"""COPY (
         SELECT {line_expr}::BIGINT AS _line, _raw, rule, detail FROM parsed {join} WHERE rule IS NOT NULL
         UNION ALL
@@ -282,7 +305,7 @@ def _read_into(con, path: Path, fmt: str, tmp_rows: Path, tmp_quarantine: Path) 
                CASE WHEN any_value(error_type) = 'INVALID ENCODING' THEN 'encoding: line is not valid UTF-8'
                     ELSE 'not_readable: ' || any_value(error_message) END
         FROM rejects GROUP BY line
-        ORDER BY 1) TO {_q(str(tmp_quarantine))} (FORMAT parquet)""")
+        ORDER BY 1) TO $out (FORMAT parquet)""", {"out": str(tmp_quarantine)})
     by_rule = {rule: n for rule, n in counts.items() if rule}
     for rule, n in con.execute(f"SELECT {_REJECT_RULE} AS r, count(*) FROM (SELECT line, any_value(error_type) "
                                "AS error_type FROM rejects GROUP BY line) GROUP BY r").fetchall():

@@ -21,6 +21,8 @@ from transforms.readers.results import QUARANTINE_SCHEMA, TOTALS_SCHEMA, ReportR
 
 MIN_HEADER_MATCHES = 3
 TOTAL_LABELS = {"合计", "总计", "total"}
+# Subtotal rows (per direction, class or regime) are neither data nor the grand total: skipped.
+SUBTOTAL_LABELS = {"小计", "subtotal", "sub-total"}
 # Parse-level rule raised by a bad cell of each kind; other kinds cannot fail.
 _PARSERS = {
     DATE: (V.parse_date, "invalid_date"),
@@ -42,10 +44,21 @@ def _is_blank(cells: list) -> bool:
     return all(not V.cell_text(c) for c in cells)
 
 
+def _label(cell) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", V.cell_text(cell))).rstrip(":").lower()
+
+
 def _is_total(cells: list) -> bool:
-    first = next((V.cell_text(c) for c in cells if V.cell_text(c)), "")
-    label = re.sub(r"\s+", "", unicodedata.normalize("NFKC", first)).rstrip(":").lower()
-    return label in TOTAL_LABELS
+    first = next((c for c in cells if V.cell_text(c)), None)
+    return _label(first) in TOTAL_LABELS
+
+
+def _is_subtotal(cells: list, label_cells: list[int]) -> bool:
+    # The first cell, or a label column: a subtotal often keeps the date and office and says 小计
+    # where the class would be. Free-text extra columns (a remark) never make a row a subtotal.
+    first = next((i for i, c in enumerate(cells) if V.cell_text(c)), None)
+    return any(i is not None and i < len(cells) and _label(cells[i]) in SUBTOTAL_LABELS
+               for i in [first, *label_cells])
 
 
 def _find_header(grid: list[GridRow], names: dict[str, Column]) -> int | None:
@@ -112,12 +125,17 @@ def read_table(path: Path, columns: tuple[Column, ...], allow_totals: bool = Tru
     numeric = [c for c in columns if c.numeric and c.name in known]
     sums: dict[str, float | None] = {c.name: None for c in numeric}
     total_rows: list[tuple[int, list]] = []
+    subtotal_lines: list[int] = []
+    label_cells = [known[c.name] for c in columns if not c.numeric and c.name in known]
     rows_read = 0
     for line, cells in grid[at + 1:]:
         if _is_blank(cells):
             continue
         if allow_totals and _is_total(cells):
             total_rows.append((line, cells))
+            continue
+        if allow_totals and _is_subtotal(cells, label_cells):
+            subtotal_lines.append(line)
             continue
         rows_read += 1
         parsed, error = {}, None
@@ -165,7 +183,7 @@ def read_table(path: Path, columns: tuple[Column, ...], allow_totals: bool = Tru
     return ReportRead(rows=pl.DataFrame(out, schema=schema),
                       quarantine=pl.DataFrame(rejects, schema=QUARANTINE_SCHEMA),
                       totals=pl.DataFrame(totals, schema=TOTALS_SCHEMA), rows_read=rows_read,
-                      file_error=None, encoding=encoding)
+                      file_error=None, encoding=encoding, subtotal_lines=subtotal_lines)
 
 
 def read_report(path: Path, feed: str, folder_date: date) -> ReportRead:

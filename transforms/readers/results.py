@@ -16,9 +16,10 @@ class ReportRead:
     rows: pl.DataFrame
     quarantine: pl.DataFrame
     totals: pl.DataFrame
-    rows_read: int
+    rows_read: int                          # data rows (title, blank, total and subtotal rows excluded)
     file_error: tuple[str, str] | None
     encoding: str | None
+    subtotal_lines: list[int] = field(default_factory=list)  # skipped subtotal rows, not data
 
 
 @dataclass

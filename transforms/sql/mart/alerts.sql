@@ -27,10 +27,10 @@ slow AS (
     WHERE release_date = run.run_day AND n_released >= 50 AND share_within_24h < 0.80
 ),
 missing AS (
-    SELECT DISTINCT office_code FROM mart.office_daily, run
+    SELECT DISTINCT office_code, missing_reason FROM mart.office_daily, run
     WHERE report_date = run.run_day AND NOT reported
     UNION
-    SELECT DISTINCT centre_code FROM mart.centre_daily, run
+    SELECT DISTINCT centre_code, missing_reason FROM mart.centre_daily, run
     WHERE report_date = run.run_day AND NOT reported
 ),
 stay_slow AS (
@@ -45,6 +45,14 @@ stay_slow AS (
     WHERE t.scope = 'office' AND t.stay_n >= 50
     GROUP BY ALL
     HAVING count(*) >= 7 AND t.stay_p90_h > 1.5 * median(h.stay_p90_h)
+),
+rejected AS (
+    -- the rejected report(s) of each site for the day, with the rules they broke
+    SELECT x.site_code AS office_code,
+           string_agg(DISTINCT l.path || ' (' || coalesce(x.rules, '?') || ')', '; ') AS files
+    FROM core.rejected_reports x JOIN core.ledger l ON l.file_id = x.file_id, run
+    WHERE x.report_date = run.run_day
+    GROUP BY ALL
 ),
 quarantined AS (
     SELECT path, feed, message FROM core.ledger, run
@@ -97,7 +105,13 @@ SELECT run.run_day, 'warning', office_code, 'report_missing', NULL, NULL,
        format('{}：{} 日报未收到', office_code, run.run_day),
        format('{}: no daily report for {}', office_code, run.run_day),
        NULL
-FROM missing, run
+FROM missing, run WHERE missing_reason IS DISTINCT FROM 'rejected'
+UNION ALL
+SELECT run.run_day, 'warning', office_code, 'report_rejected', NULL, NULL,
+       format('{}：{} 日报已收到但被拒收：{}', office_code, run.run_day, r.files),
+       format('{}: daily report for {} received but rejected: {}', office_code, run.run_day, r.files),
+       NULL
+FROM missing JOIN rejected r USING (office_code), run WHERE missing_reason = 'rejected'
 UNION ALL
 SELECT run.run_day, 'warning', NULL, 'file_quarantined', NULL, NULL,
        format('文件已隔离：{}（{}）', path, message),

@@ -1,6 +1,6 @@
 -- mart.centre_daily: express supervision centres per centre, day, direction and regime
 -- (feed B as reported); a day an expected centre did not report is a row per direction with
--- regime NULL, reported = false and NULL measures.
+-- regime NULL, reported = false, NULL measures and missing_reason (not_received or rejected).
 WITH days AS (
     SELECT d FROM temp.refresh_days
     WHERE d >= (SELECT min(report_date) FROM core.centre_rows)
@@ -32,7 +32,12 @@ centre_directions AS (
 ),
 missing AS (
     SELECT e.centre_code, e.report_date,
-           unnest(coalesce(cd.directions, ['inbound', 'outbound'])) AS direction
+           unnest(coalesce(cd.directions, ['inbound', 'outbound'])) AS direction,
+           -- a report for the day arrived and none of its rows could be loaded
+           CASE WHEN EXISTS (SELECT 1 FROM core.rejected_reports x
+                             WHERE x.feed = 'customs_centre' AND x.site_code = e.centre_code
+                               AND x.report_date = e.report_date)
+                THEN 'rejected' ELSE 'not_received' END AS missing_reason
     FROM expected e LEFT JOIN centre_directions cd USING (centre_code)
     WHERE NOT EXISTS (SELECT 1 FROM core.centre_rows r
                       WHERE r.centre_code = e.centre_code AND r.report_date = e.report_date)
@@ -40,7 +45,8 @@ missing AS (
 grid AS (
     SELECT *, true AS reported FROM daily
     UNION ALL BY NAME
-    SELECT centre_code, report_date, direction, NULL::VARCHAR AS regime, false AS reported
+    SELECT centre_code, report_date, direction, NULL::VARCHAR AS regime, false AS reported,
+           missing_reason
     FROM missing
 ),
 with_capacity AS (
@@ -63,5 +69,5 @@ SELECT
     declarations_inspected / nullif(declarations_lodged, 0)::DOUBLE AS inspection_rate,
     release_hours_total / nullif(declarations_released, 0)::DOUBLE AS mean_release_h,
     lodged_all_regimes / nullif(capacity_per_day, 0)::DOUBLE AS load_factor,
-    reported
+    reported, missing_reason
 FROM with_capacity

@@ -1,6 +1,6 @@
 -- mart.office_daily: exchange office throughput and capacity per office, day and direction
 -- (feed A summed over mail classes); a day an expected office did not report is a row with
--- reported = false and NULL measures.
+-- reported = false, NULL measures and missing_reason (not_received or rejected).
 WITH days AS (
     SELECT d FROM temp.refresh_days
     WHERE d >= (SELECT min(report_date) FROM core.exchange_office_rows)
@@ -34,7 +34,12 @@ office_directions AS (
 ),
 missing AS (
     SELECT e.office_code, e.report_date,
-           unnest(coalesce(od.directions, ['inbound', 'outbound'])) AS direction
+           unnest(coalesce(od.directions, ['inbound', 'outbound'])) AS direction,
+           -- a report for the day arrived and none of its rows could be loaded
+           CASE WHEN EXISTS (SELECT 1 FROM core.rejected_reports x
+                             WHERE x.feed = 'exchange_office' AND x.site_code = e.office_code
+                               AND x.report_date = e.report_date)
+                THEN 'rejected' ELSE 'not_received' END AS missing_reason
     FROM expected e
     LEFT JOIN office_directions od USING (office_code)
     WHERE NOT EXISTS (SELECT 1 FROM core.exchange_office_rows r
@@ -43,7 +48,7 @@ missing AS (
 grid AS (
     SELECT b.*, true AS reported FROM with_backlog b WHERE report_date IN (SELECT d FROM days)
     UNION ALL BY NAME
-    SELECT office_code, report_date, direction, false AS reported FROM missing
+    SELECT office_code, report_date, direction, false AS reported, missing_reason FROM missing
 ),
 capacity AS (
     SELECT g.*,
@@ -65,5 +70,5 @@ SELECT
     items_inspected / nullif(items_presented, 0)::DOUBLE AS inspection_rate,
     items_held / nullif(items_presented, 0)::DOUBLE AS hold_rate,
     backlog_close / nullif(dispatched_mean_7d, 0)::DOUBLE AS backlog_days,
-    reported
+    reported, missing_reason
 FROM capacity

@@ -1,9 +1,11 @@
--- mart.quality_daily: per feed and day, the expectation results of the night that processed it
--- and whether every expected office reported.
+-- mart.quality_daily: per feed and data day, the expectation results of each night that
+-- checked data of that day (a late file's results under its own day, with the night in
+-- run_date) and whether every expected office reported.
 WITH expectation_results AS (
-    SELECT feed, run_date AS report_date, rule AS check_name, expectation, column_name,
-           severity, success, observed AS observed_value, unexpected_count AS rows_failed,
-           NULL::VARCHAR AS offices_missing, suite
+    -- results recorded before they were filed per data day carry their run's day
+    SELECT feed, coalesce(report_date, run_date) AS report_date, rule AS check_name, expectation,
+           column_name, severity, success, observed AS observed_value,
+           unexpected_count AS rows_failed, NULL::VARCHAR AS offices_missing, suite, run_date
     FROM core.quality_results
 ),
 freshness AS (
@@ -26,10 +28,10 @@ quarantined_by_day AS (
 SELECT * FROM expectation_results
 UNION ALL
 SELECT feed, report_date, rule, 'quarantine', NULL, severity, false, CAST(n AS VARCHAR), n, NULL,
-       'quarantine'
+       'quarantine', NULL
 FROM quarantined_by_day
 UNION ALL
 SELECT feed, report_date, 'expected_offices_reported', 'freshness', NULL, 'warning',
        len(missing) = 0, CAST(len(missing) AS VARCHAR), len(missing),
-       array_to_string(missing, ','), 'freshness'
+       array_to_string(missing, ','), 'freshness', NULL
 FROM freshness

@@ -94,6 +94,13 @@ CREATE TABLE IF NOT EXISTS core.dispatch (
     dispatch_utc TIMESTAMP, dispatch_date DATE, arrival_utc TIMESTAMP, leg_days DOUBLE
 );
 
+-- Reports received but rejected: per file, the site (office or centre code of its rows) and
+-- day (its date folder) for which it delivered rows and none was loaded, with the rules broken.
+-- Tells a rejected report from one never received (mart office_daily/centre_daily, alerts).
+CREATE TABLE IF NOT EXISTS core.rejected_reports (
+    file_id BIGINT, feed VARCHAR, site_code VARCHAR, report_date DATE, rules VARCHAR
+);
+
 -- Dates whose mart rows must be recomputed; cleared by the transaction that rebuilds them.
 CREATE TABLE IF NOT EXISTS core.pending_dates (d DATE PRIMARY KEY);
 

@@ -1,0 +1,117 @@
+"""Issue 13, finding 10: no data is interpolated into SQL text; one module quotes what cannot be bound."""
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SQLISH = re.compile(r"\b(SELECT|INSERT|ATTACH|COPY|SET|DELETE|UPDATE|CREATE|DESCRIBE|FROM|read_parquet|read_csv)\b")
+# A placeholder whose expression names a path-like thing carries data, whatever the quoting.
+PATHISH = re.compile(r"path|dir|file|tmp|landing|warehouse|folder|seed|listing|out_", re.I)
+# Printed for a person to copy, never executed.
+NOT_EXECUTED = {("transforms/analyst.py", "day")}
+
+
+def _sources():
+    for py in sorted((ROOT / "transforms").rglob("*.py")):
+        if "demo" not in py.relative_to(ROOT).parts:  # the demo generator writes files, runs no SQL
+            yield py.relative_to(ROOT).as_posix(), py.read_text(encoding="utf-8")
+
+
+def _module_literals(tree: ast.Module) -> set[str]:
+    """Module constants bound to a string literal (regex patterns, delimiters): code, not data."""
+    out = set()
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            out.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return out
+
+
+def sql_interpolations(rel: str, src: str) -> list[str]:
+    """Placeholders of SQL-looking f-strings that put a value inside quotes or carry a path."""
+    tree = ast.parse(src)
+    constants = _module_literals(tree)
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.JoinedStr):
+            continue
+        text = "".join(v.value for v in node.values if isinstance(v, ast.Constant))
+        if not SQLISH.search(text):
+            continue
+        before = ""
+        for v in node.values:
+            if isinstance(v, ast.Constant):
+                before = v.value
+                continue
+            expr = ast.get_source_segment(src, v.value) or ""
+            fragment = (isinstance(v.value, ast.IfExp)  # a choice between two SQL fragments
+                        and all(isinstance(b, ast.Constant) for b in (v.value.body, v.value.orelse)))
+            in_quotes = before.rstrip().endswith("'") and expr not in constants and not fragment
+            carries_path = PATHISH.search(expr) and not expr.startswith("quote_ident(")
+            if (in_quotes or carries_path) and (rel, expr) not in NOT_EXECUTED:
+                found.append(f"{rel}:{v.value.lineno}: {{{expr}}}")
+            before = ""
+    return found
+
+
+def test_no_fstring_carries_a_path_or_quoted_value_into_sql():
+    found = [hit for rel, src in _sources() for hit in sql_interpolations(rel, src)]
+    assert found == []
+
+
+def test_the_scan_catches_the_patterns_it_is_for():
+    bad = '''
+def f(con, paths, tmp, files):
+    con.execute(f"SET temp_directory = '{paths.state_dir}'")
+    con.execute(f"ATTACH {quote(tmp)} AS pub")
+    con.execute(f"SELECT * FROM read_parquet({_sql_list(files)})")
+    con.execute(f"SET memory_limit = '{LIMIT}'")
+'''
+    assert len(sql_interpolations("x.py", bad)) == 4
+
+
+def test_only_transforms_db_quotes_sql():
+    """Quoting is done by transforms.db.quote_literal / quote_ident alone: no module escapes quotes itself."""
+    escapes = re.compile(r"""replace\(\s*(["'])(\\?'|")\1\s*,\s*(["'])(\\?'\\?'|"")\3\s*\)""")
+    offenders = [rel for rel, src in _sources() if escapes.search(src) and rel != "transforms/db.py"]
+    assert offenders == []
+    assert escapes.search((ROOT / "transforms" / "db.py").read_text(encoding="utf-8"))
+
+
+def test_clearcap_run_under_folders_with_quotes_and_spaces(tmp_path):
+    """`clearcap run` with the landing zone and the warehouse under `o'neil wh` and `"quoted" ...`
+    folders publishes the same marts as the same files under plain folders."""
+    import subprocess
+    import sys
+
+    from pipeline_helpers import DAILY_MARTS, copy_tree, day, diff, make_landing, snapshot
+
+    cli = str(Path(sys.executable).with_name("clearcap"))
+    plain = make_landing(tmp_path / "plain", days=2, scale=0.01, seed=5)
+    odd = tmp_path / "o'neil wh" / 'landing "a" zone'
+    copy_tree(plain, odd)
+    runs = {"plain": (plain, tmp_path / "plain" / "wh" / "warehouse.duckdb"),
+            "odd": (odd, tmp_path / "o'neil wh" / 'wh "b" dir' / "warehouse.duckdb")}
+    for landing, wh in runs.values():
+        for night in (day(1), day(2)):
+            out = subprocess.run([cli, "run", "--landing", str(landing), "--warehouse", str(wh),
+                                  "--date", night.isoformat()], capture_output=True, text=True)
+            assert out.returncode == 0, out.stderr[-2000:]
+    odd_wh, plain_wh = runs["odd"][1], runs["plain"][1]
+    assert odd_wh.with_name("warehouse_dashboard.html").is_file()
+    # the indicators (file errors quote absolute paths, and GX samples row ids: those differ)
+    got, expected = snapshot(odd_wh, DAILY_MARTS), snapshot(plain_wh, DAILY_MARTS)
+    assert got["customs_dwell_daily"] and got["office_daily"]  # events and reports were read
+    assert diff(got, expected) == {}
+    lineage = {"load_ledger": ["path", "status", "rows_read", "rows_loaded", "rows_quarantined", "rows_duplicate"],
+               "quarantine": ["path", "line", "rule"]}
+    for table, cols in lineage.items():
+        assert _rows(odd_wh, table, cols) == _rows(plain_wh, table, cols)
+
+
+def _rows(warehouse: Path, table: str, cols: list[str]) -> list[tuple]:
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return sorted(con.execute(f"SELECT {', '.join(cols)} FROM mart.{table}").fetchall(), key=repr)
