@@ -35,9 +35,9 @@ def _office(con, day, office, direction="inbound", utilization=0.5, load_factor=
             reported=reported)
 
 
-def _dwell(con, day, office, share, direction="outbound"):
+def _dwell(con, day, office, share, direction="outbound", n_released=100):
     _insert(con, "mart.customs_dwell_daily", office_code=office, release_date=day, direction=direction,
-            n_released=100, share_within_24h=share)
+            n_released=n_released, share_within_24h=share)
 
 
 def _night(con, day, publish=True) -> dict:
@@ -154,3 +154,13 @@ def test_stay_slow_against_own_28_day_median(con):
     assert set(stay) == {"CNBJSA", "CNCANA"}
     assert stay["CNBJSA"]["value"] == pytest.approx(16.6 / 11) and stay["CNBJSA"]["severity"] == "warning"
     assert stay["CNCANA"]["severity"] == "critical" and "28-day median 11.0 h" in stay["CNCANA"]["message_en"]
+
+
+def test_customs_slow_needs_50_released_items(con):
+    """A share over a handful of items says nothing about the office (docs/office-stay.md)."""
+    _dwell(con, N1, "CNCANA", 0.70, n_released=50)
+    _dwell(con, N1, "CNSHAA", 0.70, n_released=49)
+    _dwell(con, N1, "CNMLXA", 1 / 3, direction="inbound", n_released=3)
+    _dwell(con, N1, "CNBJSA", 0.85, n_released=500)
+    slow = {k[1]: v for k, v in _night(con, N1).items() if k[0] == "customs_slow"}
+    assert set(slow) == {"CNCANA"} and slow["CNCANA"]["value"] == pytest.approx(0.70)

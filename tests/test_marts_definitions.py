@@ -497,8 +497,6 @@ def test_handmade_mart_matches_reference(handmade, table):
     _assert_same(con, expected, [table])
 
 
-@pytest.mark.xfail(strict=True, reason="demo generator not tuned yet: 19 new/escalated/resolved on this "
-                   "demo's last morning (utilization near 0.85 swings weekly; customs_slow on tiny samples)")
 def test_demo_briefing_leads_with_few_changes(demo):
     """The demo's last morning reads like a real one: a handful of new, escalated or resolved
     alerts first, the standing conditions one line per kind."""

@@ -20,9 +20,11 @@ breach AS (
       AND breach_date <= run.run_day + 180
 ),
 slow AS (
+    -- at least 50 items released that day, as stay_slow counts 50 stays: on a handful of items
+    -- one held parcel moves the share by a third, and the alert would say nothing about the office
     SELECT office_code, direction, share_within_24h
     FROM mart.customs_dwell_daily, run
-    WHERE release_date = run.run_day AND n_released > 0 AND share_within_24h < 0.80
+    WHERE release_date = run.run_day AND n_released >= 50 AND share_within_24h < 0.80
 ),
 missing AS (
     SELECT DISTINCT office_code, missing_reason FROM mart.office_daily, run
