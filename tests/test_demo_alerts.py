@@ -63,7 +63,9 @@ def test_every_alert_kind_fires_somewhere_in_the_demo(demo, tmp_path):
 
     root, warehouse, con = demo
     documented = re.sub(r"\s*\([^)]*\)", "", mart_tables()["alerts"]["columns"]["kind"][1])  # drop glosses
-    kinds = set(documented.split(", "))
+    # A rejected reference needs offices.csv replaced between two nights, which a landing zone
+    # written once cannot show: tests/test_input_rules.py raises that alert.
+    kinds = set(documented.split(", ")) - {"reference_rejected"}
     fired = {k for (k,) in con.execute("SELECT DISTINCT kind FROM mart.alerts WHERE state <> 'resolved'").fetchall()}
     state = tmp_path / "state.duckdb"
     shutil.copy(Paths(root / "landing", warehouse).state_db, state)
