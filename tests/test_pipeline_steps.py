@@ -2,6 +2,7 @@
 when a run cannot publish."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -253,3 +254,52 @@ def test_quarantine_details_name_the_column_and_say_their_rule_once_and_subtotal
     status, message, read, loaded, quarantined, duplicate = ledger["subtotals.csv"]
     assert status == "loaded" and message is None
     assert read == loaded == 2 and read == loaded + quarantined + duplicate
+
+
+def test_outcome_does_not_depend_on_how_ingest_grouped_the_files(tmp_path):
+    """The DAG hands `load` its manifests chunk by chunk, the CLI in plan order: which of two
+    deliveries of an office-day in one night wins (the later modification time, then the path),
+    and which copy of an event is the duplicate, must not depend on that order."""
+    from pipeline_helpers import snapshot
+
+    landing = make_landing(tmp_path, days=2, scale=0.01, seed=4)
+    folder = landing / "exchange_office" / day(2).isoformat()
+    original = sorted(p for p in folder.iterdir() if p.suffix == ".csv" and "CNBJSA" in p.name)[0]
+    head, *rows = original.read_text(encoding="utf-8-sig").splitlines()
+    v2 = folder / "CNBJSA_v2.csv"
+    v2.write_text("\n".join([head, *rows[:1]]) + "\n", encoding="utf-8")  # a correction: one row
+    t = original.stat().st_mtime
+    os.utime(v2, (t + 60, t + 60))  # delivered later: v2 wins
+    events = landing / "item_events" / day(2).isoformat()
+    src = sorted(events.glob("*.jsonl"))[0]
+    (events / "resend.jsonl").write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
+
+    def run(warehouse, reorder):
+        paths = paths_for(landing, warehouse)
+        for n in (1, 2):
+            manifests = pipeline.ingest_files(paths, pipeline.plan(paths, day(n)))
+            pipeline.load(paths, day(n), reorder(manifests))
+            for step in (pipeline.validate_batch, pipeline.build_core, pipeline.build_marts,
+                         pipeline.validate_marts, pipeline.publish):
+                step(paths, day(n))
+        return paths.warehouse
+
+    plan_order = run(tmp_path / "a" / "w.duckdb", lambda m: m)
+    reversed_ = run(tmp_path / "b" / "w.duckdb", lambda m: m[::-1])
+    # observed_value holds GX's sample of failing rows, taken in scan order: not compared
+    drop = ("loaded_at", "first_seen_at", "file_id", "superseded_by", "observed_value")
+    a, b = snapshot(plan_order, drop=drop), snapshot(reversed_, drop=drop)
+    for table in a:
+        assert a[table] == b[table], table
+    con = duckdb.connect(str(plan_order), read_only=True)
+    try:
+        statuses = dict(con.execute("SELECT path, status FROM mart.load_ledger WHERE path IN (?, ?)",
+                                    [original.relative_to(landing).as_posix(),
+                                     v2.relative_to(landing).as_posix()]).fetchall())
+        dup = con.execute("SELECT rows_duplicate FROM mart.load_ledger WHERE path LIKE '%/resend.jsonl'"
+                          ).fetchone()[0]
+    finally:
+        con.close()
+    assert statuses == {original.relative_to(landing).as_posix(): "superseded",
+                        v2.relative_to(landing).as_posix(): "loaded"}
+    assert dup > 0

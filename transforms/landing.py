@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 
 FEED_DIRS = ("reference", "exchange_office", "customs_centre", "item_events")
+FEED_ORDER = {f: i for i, f in enumerate(FEED_DIRS)}
 FINAL_STATUSES = ("loaded", "superseded", "quarantined")
 
 
@@ -65,7 +66,12 @@ def plan_files(con: duckdb.DuckDBPyConnection, landing: Path, run_date: date) ->
             "folder_date": folder_date.isoformat() if folder_date else None,
             "sha256": digest, "size": st.st_size, "mtime": st.st_mtime,
         })
-    # Reference first, then by feed; within a feed the later modification time wins, so order by it.
-    order = {f: i for i, f in enumerate(FEED_DIRS)}
-    entries.sort(key=lambda e: (order.get(e["feed"], 9), e["mtime"], e["path"]))
+    entries.sort(key=plan_order)
     return entries
+
+
+def plan_order(entry: dict) -> tuple:
+    """Reference first, then by feed; within a feed by modification time (the later delivery
+    wins), then path. Loading sorts by it too, so the outcome never depends on how the files
+    were grouped for ingest (the DAG's mapped chunks or the CLI's plan order)."""
+    return (FEED_ORDER.get(entry["feed"], len(FEED_ORDER)), entry["mtime"], entry["path"])

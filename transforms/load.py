@@ -6,6 +6,7 @@ from datetime import date
 import duckdb
 
 from transforms.db import quote_ident, run_sql
+from transforms.landing import plan_order
 
 RAW_TABLE = {
     "reference": "staging.raw_reference",
@@ -45,6 +46,7 @@ def stage_batch(con: duckdb.DuckDBPyConnection, run_date: date, manifests: list[
         # A run that died before build_core left 'staged' rows: its files are planned again.
         con.execute("DELETE FROM core.ledger WHERE status = 'staged'")
         run_sql(con, "staging/raw_tables.sql", run_date=run_date)
+        manifests = sorted(manifests, key=plan_order)  # file_order decides redeliveries and duplicates
         for order, m in enumerate(manifests):
             file_id = con.execute("SELECT nextval('core.file_id_seq')").fetchone()[0]
             err = m.get("file_error") or [None, None]
