@@ -12,13 +12,6 @@
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 FROM ${BASE_IMAGE}
 
-# no defaults: an argument not given is not set at all, and pip keeps its own default
-ARG PIP_INDEX_URL
-ARG PIP_EXTRA_INDEX_URL
-ARG PIP_NO_INDEX
-ARG PIP_FIND_LINKS
-ARG PIP_TRUSTED_HOST
-
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -35,11 +28,18 @@ RUN apt-get update \
  && chown -R 50000:0 /opt/airflow /data && chmod -R g+rwX /opt/airflow /data
 
 WORKDIR /opt/clearcap
-# dependencies first (cached layer), then the code; the GX suites are package data
+# the package with its locked dependencies, then the DAGs; the GX suites are package data
 # (transforms/expectations links to expectations/), so they are copied before the install
 COPY requirements.lock pyproject.toml ./
 COPY expectations ./expectations
 COPY transforms ./transforms
+# pip's settings: no defaults, so an argument not given is not set at all and pip keeps its own
+# (declared here, after the apt layer, so another index URL does not rebuild that layer)
+ARG PIP_INDEX_URL
+ARG PIP_EXTRA_INDEX_URL
+ARG PIP_NO_INDEX
+ARG PIP_FIND_LINKS
+ARG PIP_TRUSTED_HOST
 RUN pip install -c requirements.lock '.[postgres]' \
  && python -c "import airflow, asyncpg, psycopg2, duckdb, great_expectations, transforms" \
  && cd / && python -c "from transforms.quality import load_suite_json as s; s('staging_item_events'); s('mart_national_daily')"

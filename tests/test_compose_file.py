@@ -212,3 +212,36 @@ def test_dockerfile_base_image_and_pip_index_arguments():
     build = yaml.safe_load((REPO / "docker-compose.yml").read_text())["x-airflow-common"]["build"]
     assert build["args"]["BASE_IMAGE"] == "${CLEARCAP_BASE_IMAGE:-python:3.11-slim-bookworm}"
 
+
+
+def test_superset_profile_reads_the_published_files_only(compose):
+    sup = compose["services"]["superset"]
+    assert sup["profiles"] == ["superset"]
+    # its own image, never the project's
+    assert sup["build"]["context"] == "deploy/superset" and "CLEARCAP_IMAGE" not in sup["image"]
+    assert "${CLEARCAP_WAREHOUSE_DIR:?set CLEARCAP_WAREHOUSE_DIR in .env}:/data/warehouse:ro" in sup["volumes"]
+    assert not [v for v in sup["volumes"] if "STATE" in v or "LANDING" in v]
+    root = REPO / "deploy" / "superset" / "dashboards" / "clearcap"
+    [db] = [yaml.safe_load(p.read_text()) for p in (root / "databases").glob("*.yaml")]
+    assert db["sqlalchemy_uri"] == "duckdb:////data/warehouse/warehouse.duckdb"
+    assert db["extra"]["engine_params"]["connect_args"] == {"read_only": True}
+    assert not db["allow_dml"] and not db["allow_csv_upload"]
+    datasets = {d["uuid"]: d for d in (yaml.safe_load(p.read_text()) for p in (root / "datasets").rglob("*.yaml"))}
+    assert {d["table_name"] for d in datasets.values()} == {"national_daily", "office_daily", "customs_dwell_daily",
+                                                           "capacity_outlook"}
+    assert {d["schema"] for d in datasets.values()} == {"mart"} and {d["database_uuid"] for d in datasets.values()} == {db["uuid"]}
+    charts = [yaml.safe_load(p.read_text()) for p in (root / "charts").glob("*.yaml")]
+    assert {c["dataset_uuid"] for c in charts} == set(datasets)
+    [dash] = [yaml.safe_load(p.read_text()) for p in (root / "dashboards").glob("*.yaml")]
+    on_dashboard = {v["meta"]["uuid"] for v in dash["position"].values() if isinstance(v, dict) and v.get("type") == "CHART"}
+    assert on_dashboard == {c["uuid"] for c in charts}
+    # no chart data cached across a publish
+    config = (REPO / "deploy" / "superset" / "superset_config.py").read_text()
+    assert 'DATA_CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}' in config
+    # the same DuckDB reads the warehouse in Superset as writes it in the pipeline
+    def pins(path):
+        pairs = (ln.split(" ;")[0].split("==") for ln in path.read_text().splitlines() if "==" in ln and ln[0] != "#")
+        return {re.sub(r"[-_.]+", "-", name).lower(): version for name, version in pairs}
+    ss, project = pins(REPO / "deploy" / "superset" / "requirements.lock"), pins(REPO / "requirements.lock")
+    assert ss["apache-superset"] == "6.1.0" and ss["duckdb"] == project["duckdb"]
+    assert ss["duckdb-engine"] == project["duckdb-engine"]
