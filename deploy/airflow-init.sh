@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # airflow-init (docker-compose.yml): one-shot, runs as root before every other Airflow service.
-#  1. checks the required settings are set (no default secrets, no default password),
+#  1. checks the required settings are set (deploy/check_settings.py: no empty, placeholder or
+#     short secrets, no default password),
 #  2. prepares the mounted directories for the airflow user (uid AIRFLOW_UID, gid 0),
 #  3. `airflow db migrate` (idempotent),
 #  4. writes the admin user's password for the api-server's SimpleAuthManager from
@@ -8,20 +9,16 @@
 #     passwords are never printed and never generated).
 set -euo pipefail
 uid="${AIRFLOW_UID:-50000}"
-missing=()
-for v in AIRFLOW__API_AUTH__JWT_SECRET AIRFLOW__API__SECRET_KEY AIRFLOW__CORE__FERNET_KEY AIRFLOW_ADMIN_PASSWORD; do
-  [ -n "${!v:-}" ] || missing+=("$v")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "airflow-init: missing settings: ${missing[*]} (see .env.example)" >&2
+python /opt/clearcap/deploy/check_settings.py
+# the state lives apart from the published files (readers mount only those): an installation
+# from before CLEARCAP_STATE_DIR keeps it in the warehouse directory; move it, never start empty
+if [ -d /data/warehouse/warehouse.state ] && [ ! -e /data/state/state.duckdb ]; then
+  echo "airflow-init: CLEARCAP_WAREHOUSE_DIR holds warehouse.state/ from an older layout: move its" \
+       "contents to CLEARCAP_STATE_DIR (docs/deploy.md, Upgrades)" >&2
   exit 1
 fi
-if [ "${#AIRFLOW_ADMIN_PASSWORD}" -lt 12 ]; then
-  echo "airflow-init: AIRFLOW_ADMIN_PASSWORD must have at least 12 characters" >&2
-  exit 1
-fi
-mkdir -p /opt/airflow/logs /opt/airflow/auth /data/warehouse
-chown -R "$uid:0" /opt/airflow/logs /opt/airflow/auth /data/warehouse
+mkdir -p /opt/airflow/logs /opt/airflow/auth /data/warehouse /data/state
+chown -R "$uid:0" /opt/airflow/logs /opt/airflow/auth /data/warehouse /data/state
 chmod 0750 /opt/airflow/auth
 
 setpriv --reuid="$uid" --regid=0 --clear-groups airflow db migrate

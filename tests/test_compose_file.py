@@ -76,6 +76,13 @@ def test_volumes_local_and_reader_read_only(compose):
     assert env["CLEARCAP_WAREHOUSE"].startswith("/data/warehouse/")
     reader = compose["services"]["reader"]
     assert all(v.endswith(":ro") for v in reader["volumes"]) and reader["read_only"] is True
+    # the private state is a directory of its own, mounted by the Airflow services only: readers
+    # see the published files and nothing else
+    assert env["CLEARCAP_STATE"] == "/data/state"
+    assert "${CLEARCAP_STATE_DIR:?set CLEARCAP_STATE_DIR in .env}:/data/state" in common_vols
+    for name, svc in compose["services"].items():
+        if name not in AIRFLOW_SERVICES | {"flower"}:
+            assert not any("CLEARCAP_STATE_DIR" in v for v in svc.get("volumes", [])), name
     assert {"postgres-db", "airflow-logs"} <= set(compose["volumes"])
     # ports published on loopback by default
     for name, svc in compose["services"].items():
@@ -116,15 +123,125 @@ def test_no_secrets_in_repository(compose):
     assert {".env", ".venv", "var", ".git"} <= set(ignore)
 
 
-def test_docker_compose_config_when_available(tmp_path):
+def compose_command() -> list[str] | None:
+    """`docker compose` (v2 plugin) or Debian's `docker-compose` 1.29, whichever is installed."""
     docker = shutil.which("docker")
-    if not docker or subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
-        pytest.skip("docker compose plugin not installed (docker client only); validated by the YAML checks above")
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
+        return [docker, "compose"]
+    return [shutil.which("docker-compose")] if shutil.which("docker-compose") else None
+
+
+def test_docker_compose_config_when_available(tmp_path):
+    cmd = compose_command()
+    if cmd is None:
+        pytest.skip("neither docker compose nor docker-compose installed; validated by the YAML checks above")
     env = tmp_path / ".env"
-    env.write_text("\n".join(f"{k}=x" for k in ("CLEARCAP_LANDING_DIR", "CLEARCAP_WAREHOUSE_DIR", "POSTGRES_PASSWORD",
-                                                 "REDIS_PASSWORD", "AIRFLOW_JWT_SECRET", "AIRFLOW_API_SECRET_KEY",
-                                                 "AIRFLOW_FERNET_KEY", "AIRFLOW_ADMIN_PASSWORD",
-                                                 "FLOWER_BASIC_AUTH")) + "\n")
-    proc = subprocess.run([docker, "compose", "--env-file", str(env), "-f", str(REPO / "docker-compose.yml"),
+    dirs = "\n".join(f"{k}={tmp_path / k.lower()}" for k in ("CLEARCAP_LANDING_DIR", "CLEARCAP_WAREHOUSE_DIR",
+                                                              "CLEARCAP_STATE_DIR"))
+    env.write_text(dirs + "\n" + "\n".join(f"{k}=x" for k in ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "AIRFLOW_JWT_SECRET",
+                                                 "AIRFLOW_API_SECRET_KEY", "AIRFLOW_FERNET_KEY",
+                                                 "AIRFLOW_ADMIN_PASSWORD", "FLOWER_BASIC_AUTH")) + "\n")
+    proc = subprocess.run([*cmd, "--env-file", str(env), "-f", str(REPO / "docker-compose.yml"),
                            "config", "--quiet"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+    # an unfilled copy of .env.example is refused, naming a missing setting
+    proc = subprocess.run([*cmd, "--env-file", str(REPO / ".env.example"), "-f", str(REPO / "docker-compose.yml"),
+                           "config", "--quiet"], capture_output=True, text=True)
+    assert proc.returncode != 0 and re.search(r"set [A-Z_]+ in \.env", proc.stderr), proc.stderr
+
+
+def check_settings():
+    """(SECRETS, problems) of deploy/check_settings.py, airflow-init's settings check."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("check_settings", REPO / "deploy" / "check_settings.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.SECRETS, mod.problems
+
+
+def read_env_file_like_compose_129(text: str) -> dict[str, str]:
+    """docker-compose 1.29's .env parsing: the value is everything after the first `=`."""
+    return {k: v for k, _, v in (ln.partition("=") for ln in text.splitlines()
+                                 if ln.strip() and not ln.lstrip().startswith("#"))}
+
+
+def test_env_example_cannot_be_half_filled():
+    example = read_env_file_like_compose_129((REPO / ".env.example").read_text())
+    for key, value in example.items():
+        assert "#" not in value and value == value.strip(), f".env.example: {key}: comment or blanks in the value"
+    # a copy left unfilled: the compose guards fire (empty values) and airflow-init names them all
+    required = re.findall(r"\$\{([A-Z_]+):\?", (REPO / "docker-compose.yml").read_text())
+    assert {"POSTGRES_PASSWORD", "REDIS_PASSWORD", "AIRFLOW_FERNET_KEY", "CLEARCAP_STATE_DIR"} <= set(required)
+    assert all(example[k] == "" for k in required), [k for k in required if example[k]]
+    SECRETS, problems = check_settings()
+    found = problems(example)
+    assert [p.split()[0] for p in found] == list(SECRETS)
+
+
+def test_check_settings_names_placeholders_and_accepts_generated_secrets():
+    import base64
+    import os
+    import secrets
+
+    SECRETS, problems = check_settings()
+    good = {k: secrets.token_urlsafe(48) for k in SECRETS}
+    good["AIRFLOW_FERNET_KEY"] = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    assert problems(good) == []
+    for bad in ("# REQUIRED", "REQUIRED", "changeme-changeme-changeme-changeme", "<password>", "two words here"):
+        found = problems({**good, "REDIS_PASSWORD": bad})
+        assert len(found) == 1 and found[0].startswith("REDIS_PASSWORD ") and "placeholder" in found[0], (bad, found)
+        assert bad not in found[0]  # values are never printed
+    assert problems({**good, "AIRFLOW_JWT_SECRET": "a" * 31}) == ["AIRFLOW_JWT_SECRET must have at least 32 characters"]
+    [msg] = problems({**good, "AIRFLOW_FERNET_KEY": secrets.token_urlsafe(48)})
+    assert msg.startswith("AIRFLOW_FERNET_KEY is not a Fernet key")
+    init = (REPO / "deploy" / "airflow-init.sh").read_text()
+    assert init.index("check_settings.py") < init.index("airflow db migrate")
+    # airflow-init gets every checked secret under its .env name
+    compose_env = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["airflow-init"]["environment"]
+    assert all(compose_env[k] == f"${{{k}:?set {k} in .env}}" for k in SECRETS)
+
+
+def test_dockerfile_base_image_and_pip_index_arguments():
+    docker = (REPO / "Dockerfile").read_text()
+    lines = [ln.strip() for ln in docker.splitlines()]
+    assert lines.index("ARG BASE_IMAGE=python:3.11-slim-bookworm") < lines.index("FROM ${BASE_IMAGE}")
+    # pip's settings as arguments without defaults: unset means pip's own default (PyPI)
+    for arg in ("PIP_INDEX_URL", "PIP_NO_INDEX", "PIP_FIND_LINKS", "PIP_TRUSTED_HOST"):
+        assert f"ARG {arg}" in lines, arg
+    build = yaml.safe_load((REPO / "docker-compose.yml").read_text())["x-airflow-common"]["build"]
+    assert build["args"]["BASE_IMAGE"] == "${CLEARCAP_BASE_IMAGE:-python:3.11-slim-bookworm}"
+
+
+
+def test_superset_profile_reads_the_published_files_only(compose):
+    sup = compose["services"]["superset"]
+    assert sup["profiles"] == ["superset"]
+    # its own image, never the project's
+    assert sup["build"]["context"] == "deploy/superset" and "CLEARCAP_IMAGE" not in sup["image"]
+    assert "${CLEARCAP_WAREHOUSE_DIR:?set CLEARCAP_WAREHOUSE_DIR in .env}:/data/warehouse:ro" in sup["volumes"]
+    assert not [v for v in sup["volumes"] if "STATE" in v or "LANDING" in v]
+    root = REPO / "deploy" / "superset" / "dashboards" / "clearcap"
+    [db] = [yaml.safe_load(p.read_text()) for p in (root / "databases").glob("*.yaml")]
+    assert db["sqlalchemy_uri"] == "duckdb:////data/warehouse/warehouse.duckdb"
+    assert db["extra"]["engine_params"]["connect_args"] == {"read_only": True}
+    assert not db["allow_dml"] and not db["allow_csv_upload"]
+    datasets = {d["uuid"]: d for d in (yaml.safe_load(p.read_text()) for p in (root / "datasets").rglob("*.yaml"))}
+    assert {d["table_name"] for d in datasets.values()} == {"national_daily", "office_daily", "customs_dwell_daily",
+                                                           "capacity_outlook"}
+    assert {d["schema"] for d in datasets.values()} == {"mart"} and {d["database_uuid"] for d in datasets.values()} == {db["uuid"]}
+    charts = [yaml.safe_load(p.read_text()) for p in (root / "charts").glob("*.yaml")]
+    assert {c["dataset_uuid"] for c in charts} == set(datasets)
+    [dash] = [yaml.safe_load(p.read_text()) for p in (root / "dashboards").glob("*.yaml")]
+    on_dashboard = {v["meta"]["uuid"] for v in dash["position"].values() if isinstance(v, dict) and v.get("type") == "CHART"}
+    assert on_dashboard == {c["uuid"] for c in charts}
+    # no chart data cached across a publish
+    config = (REPO / "deploy" / "superset" / "superset_config.py").read_text()
+    assert 'DATA_CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}' in config
+    # the same DuckDB reads the warehouse in Superset as writes it in the pipeline
+    def pins(path):
+        pairs = (ln.split(" ;")[0].split("==") for ln in path.read_text().splitlines() if "==" in ln and ln[0] != "#")
+        return {re.sub(r"[-_.]+", "-", name).lower(): version for name, version in pairs}
+    ss, project = pins(REPO / "deploy" / "superset" / "requirements.lock"), pins(REPO / "requirements.lock")
+    assert ss["apache-superset"] == "6.1.0" and ss["duckdb"] == project["duckdb"]
+    assert ss["duckdb-engine"] == project["duckdb-engine"]

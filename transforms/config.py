@@ -21,25 +21,33 @@ EVENT_LOOKBACK_DAYS = 30
 class Paths:
     landing: Path
     warehouse: Path
+    # The pipeline's private state directory; None = beside the published file. A deployment
+    # sets CLEARCAP_STATE so readers can mount the published directory without the state.
+    state: Path | None = None
 
     @classmethod
     def from_args(cls, landing: str | os.PathLike | None = None,
                   warehouse: str | os.PathLike | None = None) -> "Paths":
         landing = landing or os.environ.get("CLEARCAP_LANDING") or DEFAULT_LANDING
-        warehouse = warehouse or os.environ.get("CLEARCAP_WAREHOUSE") or DEFAULT_WAREHOUSE
-        return cls(Path(landing).resolve(), Path(warehouse).resolve())
+        env_warehouse = os.environ.get("CLEARCAP_WAREHOUSE") or DEFAULT_WAREHOUSE
+        warehouse = Path(warehouse or env_warehouse).resolve()
+        # CLEARCAP_STATE belongs to the CLEARCAP_WAREHOUSE it was set for: another warehouse
+        # named on the command line keeps its own state beside it (never shared).
+        env_state = os.environ.get("CLEARCAP_STATE")
+        state = Path(env_state).resolve() if env_state and warehouse == Path(env_warehouse).resolve() else None
+        return cls(Path(landing).resolve(), warehouse, state)
 
     def to_dict(self) -> dict:
-        return {k: str(v) for k, v in asdict(self).items()}
+        return {k: str(v) for k, v in asdict(self).items() if v is not None}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Paths":
-        return cls(Path(d["landing"]), Path(d["warehouse"]))
+        return cls(Path(d["landing"]), Path(d["warehouse"]), Path(d["state"]) if d.get("state") else None)
 
     @property
     def state_dir(self) -> Path:
         # Beside the published file, named after it, so two warehouses never share state.
-        return self.warehouse.with_name(self.warehouse.stem + ".state")
+        return self.state or self.warehouse.with_name(self.warehouse.stem + ".state")
 
     @property
     def state_db(self) -> Path:

@@ -85,11 +85,13 @@ class Report:
 
 
 def expectations_dir() -> Path:
-    """``$CLEARCAP_EXPECTATIONS`` or the repository's ``expectations/``."""
+    """``$CLEARCAP_EXPECTATIONS``, else the suites shipped in the package: ``transforms/expectations``
+    links to the repository's ``expectations/`` in a checkout (editable install) and is a copy of it
+    in a wheel (package data), so a normal install finds them too."""
     env = os.environ.get("CLEARCAP_EXPECTATIONS")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "expectations"
+    return Path(__file__).resolve().parents[1] / "expectations"
 
 
 def load_suite_json(suite_name: str) -> dict:

@@ -1,0 +1,46 @@
+"""A normal (non-editable) install of the wheel, as the Dockerfile does it, finds the GX suites:
+they ship as package data (transforms/expectations), not only in the checkout."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_wheel_install_finds_every_suite(tmp_path):
+    wheels = tmp_path / "wheels"
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(REPO)],
+                           capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr[-3000:]
+    [wheel] = wheels.glob("clearcap-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    inst = subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "--no-index",
+                           "-q", str(wheel)], capture_output=True, text=True)
+    assert inst.returncode == 0, inst.stderr[-3000:]
+    # dependencies from this venv's site-packages (after the throwaway venv's own, where the wheel
+    # is); run outside the checkout, without CLEARCAP_EXPECTATIONS
+    env = {k: v for k, v in os.environ.items() if k != "CLEARCAP_EXPECTATIONS"}
+    env["PYTHONPATH"] = sysconfig.get_paths()["purelib"]
+    probe = ("import json, transforms, transforms.quality as q; "
+             "names = sorted(p.stem for p in q.expectations_dir().glob('*.json')); "
+             "print(json.dumps({'pkg': transforms.__file__, 'dir': str(q.expectations_dir()), 'names': names, "
+             "'loaded': [q.load_suite_json(n)['name'] for n in names]}))")
+    out = subprocess.run([str(py), "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = json.loads(out.stdout)
+    site = venv.resolve()
+    assert Path(got["pkg"]).resolve().is_relative_to(site), got["pkg"]  # the installed copy, not the checkout
+    assert Path(got["dir"]).resolve().is_relative_to(site), got["dir"]
+    expected = sorted(p.stem for p in (REPO / "expectations").glob("*.json"))
+    assert expected and got["names"] == expected
+    assert got["loaded"] == [json.loads((REPO / "expectations" / f"{n}.json").read_text())["name"] for n in expected]
