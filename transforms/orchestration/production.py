@@ -133,7 +133,6 @@ def scratch_database(admin_dsn: str = "postgresql://postgres@127.0.0.1:5432/post
 def query(db_url: str, sql: str, args: tuple = ()) -> list[tuple]:
     """Read-only helper over the metadata DB (psycopg2)."""
     import psycopg2
-    from psycopg2 import sql
 
     dsn = "postgresql://" + db_url.split("://", 1)[1]
     con = psycopg2.connect(dsn)
