@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -36,13 +36,6 @@ class Paths:
         env_state = os.environ.get("CLEARCAP_STATE")
         state = Path(env_state).resolve() if env_state and warehouse == Path(env_warehouse).resolve() else None
         return cls(Path(landing).resolve(), warehouse, state)
-
-    def to_dict(self) -> dict:
-        return {k: str(v) for k, v in asdict(self).items() if v is not None}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Paths":
-        return cls(Path(d["landing"]), Path(d["warehouse"]), Path(d["state"]) if d.get("state") else None)
 
     @property
     def state_dir(self) -> Path:
