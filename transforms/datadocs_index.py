@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import html
-import os
 from pathlib import Path
+
+from transforms.files import write_atomic
 
 
 def write_index(root: Path) -> Path:
@@ -22,8 +23,4 @@ def write_index(root: Path) -> Path:
     page = ("<!doctype html><meta charset='utf-8'><title>clearcap Data Docs</title>"
             "<h1>clearcap — Great Expectations Data Docs 数据质量报告</h1><ul>"
             + "".join(items) + "</ul>")
-    target = root / "index.html"
-    tmp = target.with_suffix(".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, target)
-    return target
+    return write_atomic(root / "index.html", page)

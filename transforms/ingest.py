@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 
 from transforms.config import Paths
+from transforms.files import atomic_path, write_atomic
 
 QUARANTINE_SCHEMA = {"_line": pl.Int64, "_raw": pl.Utf8, "rule": pl.Utf8, "detail": pl.Utf8}
 
@@ -19,9 +19,8 @@ def _artifact_base(paths: Paths, entry: dict) -> Path:
 
 
 def _write_parquet(df: pl.DataFrame, target: Path) -> str:
-    tmp = target.with_suffix(target.suffix + ".tmp")
-    df.write_parquet(tmp)
-    os.replace(tmp, target)
+    with atomic_path(target) as tmp:
+        df.write_parquet(tmp)
     return str(target)
 
 
@@ -73,7 +72,5 @@ def ingest_file(paths: Paths, entry: dict) -> dict:
                 # skipped like total rows (not in rows_read): kept here so the file's lines add up
                 rows_subtotal=len(res.subtotal_lines),
             )
-    tmp = manifest_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, manifest_path)
+    write_atomic(manifest_path, json.dumps(manifest, ensure_ascii=False))
     return manifest

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from transforms.files import write_atomic
+
 from .data import load_dashboard_data
-from .render import render_html, write_atomic
+from .render import render_html
 
 __all__ = ["build_dashboard", "load_dashboard_data", "render_html", "main"]
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import os
 import shutil
 import tempfile
 import zlib
@@ -17,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from transforms.config import DUCKDB_MEMORY_LIMIT, DUCKDB_THREADS
+from transforms.files import atomic_path
 from transforms.readers.columns import header_key
 from transforms.readers.results import EventsRead
 
@@ -232,9 +232,8 @@ def read_events(path: Path, folder_date: date | None, out_rows: Path, out_quaran
         out_quarantine.parent.mkdir(parents=True, exist_ok=True)
         # Same filesystem is not guaranteed for the temp dir: move, then atomically rename.
         for src, dst in ((tmp_rows, out_rows), (tmp_quarantine, out_quarantine)):
-            staged = dst.with_name(dst.name + ".tmp")
-            shutil.move(src, staged)
-            os.replace(staged, dst)
+            with atomic_path(dst) as staged:
+                shutil.move(src, staged)
         return result
     finally:
         con.close()
