@@ -10,8 +10,6 @@ import polars as pl
 from transforms.config import Paths
 from transforms.files import atomic_path, write_atomic
 
-QUARANTINE_SCHEMA = {"_line": pl.Int64, "_raw": pl.Utf8, "rule": pl.Utf8, "detail": pl.Utf8}
-
 
 def _artifact_base(paths: Paths, entry: dict) -> Path:
     # Named by content, folder and feed: re-ingesting the same bytes is a no-op.
@@ -26,6 +24,7 @@ def _write_parquet(df: pl.DataFrame, target: Path) -> str:
 
 def ingest_file(paths: Paths, entry: dict) -> dict:
     from transforms import readers
+    from transforms.readers.results import QUARANTINE_SCHEMA, failure
 
     paths.ingest_dir.mkdir(parents=True, exist_ok=True)
     base = _artifact_base(paths, entry)
@@ -45,8 +44,8 @@ def ingest_file(paths: Paths, entry: dict) -> dict:
                     file_error=None, encoding=None)
     feed = entry["feed"]
     if feed == "unknown":
-        manifest["file_error"] = ["unrecognised_path",
-                                  "unrecognised_path: path does not match <feed>/<YYYY-MM-DD>/<file>.(csv|xlsx|jsonl[.gz]|csv[.gz])"]
+        manifest["file_error"] = list(failure(
+            "unrecognised_path", "path does not match <feed>/<YYYY-MM-DD>/<file>.(csv|xlsx|jsonl[.gz]|csv[.gz])"))
     elif feed == "item_events":
         res = readers.read_events(source, folder_date, rows_path, quarantine_path)
         manifest.update(rows_read=res.rows_read, rows_parsed=res.rows_ok,
