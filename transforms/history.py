@@ -64,6 +64,14 @@ ITEM_DAYS_SCHEMA = Schema(NestedField(1, "item_id", StringType(), required=False
 
 TABLE_PROPERTIES = {
     "write.parquet.compression-codec": "zstd",
+    # A lookup by item_id (files sorted by it) decodes one row group per file: 128 Ki rows cost
+    # ~9 ms a file against ~90 ms at the default 1 Mi. A small dictionary page makes the unique
+    # columns (item_id, event_utc, line) fall back to plain encoding early, which wins back most
+    # of what the smaller groups cost (1 M events a day: 14.7 B/event at 1 Mi rows, 19.7 at
+    # 128 Ki, 17.8 at 128 Ki with this dictionary limit).
+    "write.parquet.row-group-limit": "131072",
+    "write.parquet.dict-size-bytes": "16384",
+    "write.parquet.page-row-limit": "1024",
     # Planning a day opens only the manifests whose partition range covers it: merged manifests
     # would span many days and make every plan read them whole.
     "commit.manifest-merge.enabled": "false",
@@ -183,12 +191,13 @@ def item_day_files(history: History, snapshot_id: int | None = None) -> list[str
 # ---------------------------------------------------------------------------------------------
 # maintenance (writer only)
 
-def _compact(table: Table, row_filter: BooleanExpression, files: list[str], columns: list[str],
-             order: str, con: duckdb.DuckDBPyConnection, label: str) -> int:
+def _compact(table: Table, row_filter: BooleanExpression, files: list[str], select: str,
+             con: duckdb.DuckDBPyConnection, label: str) -> int:
+    """Replace the files of one partition by the rows of `select` (a query over read_parquet(?)
+    of those files) in one overwrite snapshot."""
     if len(files) < 2:
         return 0
-    rows = con.execute(f"SELECT {', '.join(columns)} FROM read_parquet(?) ORDER BY {order}",
-                       [files]).to_arrow_table()
+    rows = con.sql(select, params=[files]).to_arrow_table()
     table.overwrite(rows.cast(table.schema().as_arrow()), overwrite_filter=row_filter,
                     snapshot_properties={"clearcap.compacted": label})
     return len(files)
@@ -199,18 +208,20 @@ def compact_day(history: History, day: date, con: duckdb.DuckDBPyConnection) -> 
     files were replaced (0: nothing to do). Readers holding the old list keep reading it: the
     old files stay until their snapshots expire (`expire`)."""
     files = event_files(history, [day])
-    return _compact(history.events, day_filter([day]), files, EVENT_COLUMNS, "item_id, event_utc",
-                    con, day.isoformat())
+    select = f"SELECT {', '.join(EVENT_COLUMNS)} FROM read_parquet(?) ORDER BY item_id, event_utc"
+    return _compact(history.events, day_filter([day]), files, select, con, day.isoformat())
 
 
 def compact_item_month(history: History, month: date, con: duckdb.DuckDBPyConnection) -> int:
-    """The same for one month of history.item_days (one file a night until compacted)."""
+    """The same for one month of history.item_days (one file a night until compacted), with the
+    rows of an item seen on several nights merged into one (the index's readers take min/max)."""
     first = month.replace(day=1)
     nxt = (first + timedelta(days=32)).replace(day=1)
     flt = And(GreaterThanOrEqual("first_day", first.isoformat()), LessThan("first_day", nxt.isoformat()))
     files = sorted(_local(t.file.file_path) for t in history.item_days.scan(row_filter=flt).plan_files())
-    return _compact(history.item_days, flt, files, ["item_id", "first_day", "last_day"], "item_id",
-                    con, first.isoformat()[:7])
+    select = ("SELECT item_id, min(first_day) AS first_day, max(last_day) AS last_day FROM read_parquet(?) "
+              "GROUP BY item_id ORDER BY item_id")
+    return _compact(history.item_days, flt, files, select, con, first.isoformat()[:7])
 
 
 def drop_before(history: History, cutoff: date) -> None:
