@@ -7,7 +7,6 @@ import sys
 import threading
 import time
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -259,3 +258,17 @@ def test_catalog_url_setting(tmp_path, con, monkeypatch):
     h = H.append_events(H.open_history(tmp_path / "h"), night(con, 0, 5, D0), "n0")
     assert (tmp_path / "elsewhere.db").exists() and not (tmp_path / "h" / "catalog.db").exists()
     assert counts(con, H.event_files(h, [D0]))[0] == 15
+
+
+def test_catalog_on_postgresql(tmp_path, con):
+    """The compose deployment's catalog: the same tables in a PostgreSQL database."""
+    from transforms.orchestration.production import reachable, scratch_database
+
+    if not reachable(5432):
+        pytest.skip("PostgreSQL not reachable on 127.0.0.1:5432 (scripts/ensure_services.sh starts it)")
+    with scratch_database(prefix="clearcap_history") as url:
+        h = H.append_events(H.open_history(tmp_path, catalog_url=url), night(con, 0, 20, D0), "n0")
+        h = H.append_events(H.open_history(tmp_path, catalog_url=url), night(con, 0, 20, D0), "n0")
+        assert len(h.events.snapshots()) == 1 and counts(con, H.event_files(h, [D0]))[0] == 60
+        assert not (tmp_path / "catalog.db").exists()
+        h.catalog.engine.dispose()  # the scratch database is dropped on exit
