@@ -15,6 +15,10 @@ DUCKDB_THREADS = int(os.environ.get("CLEARCAP_DUCKDB_THREADS", "2"))
 # (timestamp_out_of_window): late delivery is normal, a scanner clock reset to 2000 is not.
 # The other side of the window is the night being run (docs/architecture.md).
 EVENT_LOOKBACK_DAYS = 30
+# Item-level history (transforms/history.py): years of event days kept, and how many of the last
+# publications keep their snapshots (and so their files) for readers that still hold them.
+HISTORY_YEARS = int(os.environ.get("CLEARCAP_HISTORY_YEARS", "5"))
+KEEP_PUBLICATIONS = int(os.environ.get("CLEARCAP_KEEP_PUBLICATIONS", "3"))
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,11 @@ class Paths:
     @property
     def ingest_dir(self) -> Path:
         return self.state_dir / "ingest"
+
+    @property
+    def history_dir(self) -> Path:
+        # The Iceberg tables' files, and their SQLite catalog unless CLEARCAP_HISTORY_CATALOG is set.
+        return self.state_dir / "history"
 
     @property
     def datadocs_dir(self) -> Path:
