@@ -130,7 +130,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return args.fn(args)
+    try:
+        return args.fn(args)
+    except FileNotFoundError as exc:  # a missing warehouse or landing file: the message says which
+        print(f"clearcap: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -3,10 +3,11 @@ plain index page over the nights kept."""
 from __future__ import annotations
 
 import html
-import os
 import shutil
 from datetime import date
 from pathlib import Path
+
+from transforms.files import write_atomic
 
 
 def night_folders(root: Path) -> list[Path]:
@@ -52,8 +53,4 @@ def write_index(root: Path) -> Path:
     page = ("<!doctype html><meta charset='utf-8'><title>clearcap Data Docs</title>"
             "<h1>clearcap — Great Expectations Data Docs 数据质量报告</h1><ul>"
             + "".join(items) + "</ul>")
-    target = root / "index.html"
-    tmp = target.with_suffix(".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, target)
-    return target
+    return write_atomic(root / "index.html", page)

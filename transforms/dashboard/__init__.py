@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from transforms.files import write_atomic
+
 from .data import load_dashboard_data, read_dashboard
 from .periods import period_dir, write_periods, written_versions
-from .render import render_html, write_atomic
+from .render import render_html
 
 __all__ = ["build_dashboard", "load_dashboard_data", "render_html", "main"]
 

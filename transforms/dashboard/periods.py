@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .render import embed_json, write_atomic
+from transforms.files import write_atomic
+
+from .render import embed_json
 
 MANIFEST = "manifest.json"
 

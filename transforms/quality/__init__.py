@@ -30,7 +30,6 @@ __all__ = [
     "QualityError",
     "expectations_dir",
     "load_suite_json",
-    "suite_rules",
     "validate",
     "validate_many",
     "build_data_docs",
@@ -99,15 +98,6 @@ def load_suite_json(suite_name: str) -> dict:
     if not path.exists():
         raise QualityError(f"suite {suite_name!r} not found: {path}")
     return json.loads(path.read_text(encoding="utf-8"))
-
-
-def suite_rules(suite_name: str) -> list[dict]:
-    """The (rule, severity, type, description) of each expectation, without importing GX."""
-    return [
-        {"rule": e["meta"]["rule"], "severity": e["meta"]["severity"], "type": e["type"],
-         "description": e["meta"].get("description")}
-        for e in load_suite_json(suite_name).get("expectations", [])
-    ]
 
 
 def validate(
