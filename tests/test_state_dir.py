@@ -30,6 +30,13 @@ def test_run_with_state_apart_publishes_only_published_files(tmp_path, monkeypat
     warehouse = pub / "warehouse.duckdb"
     monkeypatch.setenv("CLEARCAP_WAREHOUSE", str(warehouse))
     monkeypatch.setenv("CLEARCAP_STATE", str(private))
+    monkeypatch.setenv("CLEARCAP_DATADOCS_NIGHTS", "1")
     clearcap_run(landing, warehouse, day(1), day(2))
     assert {p.name for p in pub.iterdir()} == {"warehouse.duckdb", "warehouse_dashboard.html", "warehouse_datadocs"}
+    # Data Docs: one copy of GX's static assets, the newest night only (issue 11)
+    docs = pub / "warehouse_datadocs"
+    assert {p.name for p in docs.iterdir()} == {"index.html", "static", day(2).isoformat()}
+    assert list(docs.rglob("static")) == [docs / "static"]
+    index = (docs / "index.html").read_text(encoding="utf-8")
+    assert day(2).isoformat() in index and day(1).isoformat() not in index
     assert (private / "state.duckdb").is_file() and any((private / "ingest").iterdir())

@@ -21,6 +21,19 @@ HISTORY_YEARS = int(os.environ.get("CLEARCAP_HISTORY_YEARS", "5"))
 KEEP_PUBLICATIONS = int(os.environ.get("CLEARCAP_KEEP_PUBLICATIONS", "3"))
 
 
+def datadocs_nights() -> int:
+    """CLEARCAP_DATADOCS_NIGHTS: how many nights of Data Docs pages are kept (default 90); the
+    published directory then stays the same size night after night."""
+    text = os.environ.get("CLEARCAP_DATADOCS_NIGHTS", "90")
+    try:
+        nights = int(text)
+    except ValueError:
+        nights = 0
+    if nights < 1:
+        raise ValueError(f"CLEARCAP_DATADOCS_NIGHTS must be a whole number of nights >= 1, got {text!r}")
+    return nights
+
+
 @dataclass(frozen=True)
 class Paths:
     landing: Path

@@ -1,4 +1,5 @@
-"""Render the dashboard data into one self-contained HTML file (inline CSS, JS and JSON)."""
+"""Render the dashboard data into one HTML file (inline CSS, JS and JSON); the older months it
+loads on demand are period files beside it (periods.py)."""
 
 from __future__ import annotations
 
