@@ -176,10 +176,16 @@ def test_offices_missing_forms(value, expected):
 
 
 def test_cli_main(warehouse: Path, tmp_path: Path, capsys):
-    assert dash.main(["--warehouse", str(warehouse), "--out", str(tmp_path / "x.html")]) == 0
+    from transforms.cli import main
+
+    assert main(["dashboard", "--warehouse", str(warehouse), "--out", str(tmp_path / "x.html")]) == 0
     assert (tmp_path / "x.html").is_file() and "dashboard written" in capsys.readouterr().out
-    with pytest.raises(SystemExit):
-        dash.main(["--warehouse", str(warehouse), "--out", str(tmp_path / "y.html"), "--sample"])
+    # --sample never overwrites a warehouse
+    assert main(["dashboard", "--warehouse", str(warehouse), "--out", str(tmp_path / "y.html"), "--sample"]) == 2
+    assert not (tmp_path / "y.html").exists() and "refuses to overwrite" in capsys.readouterr().err
+    sample = tmp_path / "sample.duckdb"
+    assert main(["dashboard", "--warehouse", str(sample), "--out", str(tmp_path / "z.html"), "--sample"]) == 0
+    assert sample.is_file() and (tmp_path / "z.html").is_file()
 
 
 def test_waits_briefly_for_a_momentary_writer_lock(warehouse: Path, tmp_path: Path):

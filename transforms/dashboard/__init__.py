@@ -17,7 +17,7 @@ from .data import load_dashboard_data, read_dashboard
 from .periods import period_dir, write_periods, written_versions
 from .render import render_html
 
-__all__ = ["build_dashboard", "load_dashboard_data", "render_html", "main"]
+__all__ = ["build_dashboard", "load_dashboard_data", "render_html"]
 
 
 def build_dashboard(warehouse: Path, out: Path, max_days: int = 400) -> Path:
@@ -32,26 +32,3 @@ def build_dashboard(warehouse: Path, out: Path, max_days: int = 400) -> Path:
     meta["period_dir"] = folder.name
     return write_atomic(out, render_html(read.inline))
 
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m transforms.dashboard --warehouse FILE --out PATH.html [--sample]``."""
-    import argparse
-
-    p = argparse.ArgumentParser(prog="clearcap dashboard", description=__doc__.splitlines()[0])
-    p.add_argument("--warehouse", type=Path, required=True, help="published DuckDB warehouse")
-    p.add_argument("--out", type=Path, required=True, help="HTML file to write")
-    p.add_argument("--max-days", type=int, default=400,
-                   help="days of daily data to embed (whole months; older months load on demand)")
-    p.add_argument("--sample", action="store_true",
-                   help="first write a synthetic warehouse to --warehouse (preview only)")
-    args = p.parse_args(argv)
-    if args.sample:
-        from .sample import make_sample_warehouse
-
-        if args.warehouse.exists():
-            p.error(f"--sample refuses to overwrite an existing file: {args.warehouse}")
-
-        make_sample_warehouse(args.warehouse)
-    out = build_dashboard(args.warehouse, args.out, max_days=args.max_days)
-    print(f"dashboard written: {out} ({out.stat().st_size:,} bytes)")
-    return 0
