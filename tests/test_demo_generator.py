@@ -21,7 +21,7 @@ import openpyxl
 import pytest
 
 from transforms.demo import generate
-from transforms.demo.__main__ import main as cli_main
+from transforms.cli import main as cli_main
 
 START = date(2026, 3, 2)
 DAYS = 5
@@ -429,9 +429,11 @@ def test_load_factor_above_085_appears(tmp_path):
 
 
 def test_cli_writes_landing(tmp_path, capsys):
-    summary = cli_main(["--landing", str(tmp_path), "--start", "2026-01-05", "--days", "2", "--scale", "0.01"])
+    assert cli_main(["demo", "--landing", str(tmp_path), "--start", "2026-01-05", "--days", "2",
+                     "--scale", "0.01"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["files"] == summary["files"] and out["start"] == "2026-01-05"
+    assert out["start"] == "2026-01-05" and out["end"] == "2026-01-06" and out["landing"] == str(tmp_path)
+    assert out["events"] > 0 and (tmp_path / "item_events" / "2026-01-06").is_dir()
     assert (tmp_path / "reference" / "offices.csv").exists()
 
 
