@@ -41,7 +41,6 @@ def connect_state(paths: Paths) -> duckdb.DuckDBPyConnection:
     con.execute("SET temp_directory = ?", [str(paths.state_dir / "tmp")])
     # Scratch tables of one step are TEMP tables (memory, spilling to temp_directory), never
     # written to the state file: only what the next step needs is persisted.
-    con.execute("DROP SCHEMA IF EXISTS work CASCADE")  # states created before this change
     con.execute(sql_text("schema/state.sql"))
     return con
 
