@@ -6,15 +6,16 @@ package. dbt-duckdb keeps its read-write connection open after an invocation; it
 here so that the caller, or another process, can open the file next."""
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 from datetime import date
 from pathlib import Path
 
 import yaml
 
-from transforms.dbt_session import RUN_DATE_ENV
-
 PROJECT_DIR = Path(__file__).resolve().parent / "dbt"
+RUN_DATE_ENV = "CLEARCAP_RUN_DATE"  # read by transforms.dbt_session
 
 
 class DbtFailed(RuntimeError):
@@ -41,6 +42,32 @@ def _close_connections() -> None:
         if DuckDBConnectionManager._ENV is not None:
             DuckDBConnectionManager._ENV.close()
         DuckDBConnectionManager.close_all_connections()
+
+
+def project_digest() -> str:
+    """What the lineage page is made of: dbt's version and every file of the project."""
+    from dbt.version import __version__
+
+    h = hashlib.sha256(__version__.encode())
+    for f in sorted(p for p in PROJECT_DIR.rglob("*") if p.is_file()):
+        h.update(f.relative_to(PROJECT_DIR).as_posix().encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+def publish_lineage(database: Path, work_dir: Path, run_date: date, out: Path) -> bool:
+    """`dbt docs generate --static` (the page with manifest and catalog inlined, which opens
+    from file:// without a server or a CDN) copied to `out`, replacing it; only when the
+    project changed since the page was made. Returns whether it was regenerated."""
+    stamp = work_dir / "lineage.sha256"
+    digest = project_digest()
+    if out.exists() and stamp.exists() and stamp.read_text(encoding="utf-8") == digest:
+        return False
+    invoke(database, work_dir, run_date, ["docs", "generate", "--static"])
+    tmp = out.with_name(f".{out.name}.tmp")
+    shutil.copyfile(work_dir / "target" / "static_index.html", tmp)
+    os.replace(tmp, out)
+    stamp.write_text(digest, encoding="utf-8")
+    return True
 
 
 def invoke(database: Path, work_dir: Path, run_date: date, args: list[str]):

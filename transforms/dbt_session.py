@@ -11,8 +11,7 @@ from datetime import date
 from dbt.adapters.duckdb.plugins import BasePlugin
 
 from transforms.db import settings
-
-RUN_DATE_ENV = "CLEARCAP_RUN_DATE"
+from transforms.dbt_runner import RUN_DATE_ENV
 
 
 class Plugin(BasePlugin):

@@ -19,7 +19,16 @@ def run_models(paths: Paths, run_date: date) -> None:
     file (dbt-duckdb opens its own read-write one). Each model commits alone: a crash part way
     leaves core.pending_dates and core.runs as they were, so the rerun recomputes the whole
     layer on the same days."""
-    dbt_runner.invoke(paths.state_db, paths.state_dir / "dbt", run_date, ["run", "--select", *MODELS])
+    # --no-write-json: the manifest and run results are not read (≈ 1 s a night); the lineage
+    # page makes its own
+    dbt_runner.invoke(paths.state_db, paths.state_dir / "dbt", run_date,
+                      ["run", "--select", *MODELS, "--no-write-json"])
+
+
+def publish_lineage(paths: Paths, run_date: date) -> bool:
+    """The models' lineage page beside the Data Docs, made again when the project changed
+    (≈ 2 s in a process that has just run dbt, ≈ 18 s in a fresh one)."""
+    return dbt_runner.publish_lineage(paths.state_db, paths.state_dir / "dbt", run_date, paths.lineage)
 
 
 def record_build(con: duckdb.DuckDBPyConnection, run_date: date) -> dict:

@@ -117,9 +117,10 @@ def build_core(paths: Paths, run_date: date) -> dict:
 def build_marts(paths: Paths, run_date: date) -> dict:
     with writer(paths):
         marts.run_models(paths, run_date)  # dbt opens the file itself: no connection of ours
+        lineage = marts.publish_lineage(paths, run_date)
         con = connect_state(paths)
         try:
-            return marts.record_build(con, run_date)
+            return {**marts.record_build(con, run_date), "lineage_regenerated": lineage}
         finally:
             con.close()
 
