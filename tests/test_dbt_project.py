@@ -77,3 +77,50 @@ def test_lineage_page_opens_offline_and_is_made_once(empty_state, tmp_path):
     assert tags and not [t for t in tags if re.search(r"(?:src|href)\s*=\s*[\"']?(?:https?:)?//", t, re.I)]
     # the project has not changed: not made again
     assert not dbt_runner.publish_lineage(empty_state, work, DAY, out)
+
+
+def test_a_crash_mid_layer_reruns_the_layer_on_the_same_days(tmp_path, monkeypatch):
+    """Each mart model commits alone: when one fails, those built before it stay, but
+    core.pending_dates and core.runs are untouched, so the rerun recomputes the whole layer
+    on the same days and the warehouse equals a run that never failed."""
+    import shutil
+
+    from pipeline_helpers import day, diff, make_landing, paths_for, snapshot
+    from transforms import pipeline
+
+    landing = make_landing(tmp_path, days=2, scale=0.01, seed=4)
+    clean = paths_for(landing, tmp_path / "clean" / "w.duckdb")
+    for n in (1, 2):
+        pipeline.run_night(clean, day(n))
+
+    crashed = paths_for(landing, tmp_path / "crashed" / "w.duckdb")
+    pipeline.run_night(crashed, day(1))
+    manifests = pipeline.ingest_files(crashed, pipeline.plan(crashed, day(2)))
+    pipeline.load(crashed, day(2), manifests)
+    pipeline.validate_batch(crashed, day(2))
+    pipeline.build_core(crashed, day(2))
+    broken = tmp_path / "broken_project"
+    shutil.copytree(dbt_runner.PROJECT_DIR, broken)
+    alerts = broken / "models" / "mart" / "alerts.sql"
+    alerts.write_text(alerts.read_text(encoding="utf-8").replace(
+        "SELECT *, message_zh || ' / ' || message_en AS message FROM stated",
+        "SELECT *, message_zh || ' / ' || message_en AS message FROM stated WHERE error('disk gone')"),
+        encoding="utf-8")
+    with monkeypatch.context() as m:
+        m.setattr(dbt_runner, "PROJECT_DIR", broken)
+        with pytest.raises(dbt_runner.DbtFailed, match="(?s)alerts: .*disk gone"):
+            pipeline.build_marts(crashed, day(2))
+    with duckdb.connect(str(crashed.state_db), read_only=True) as c:
+        days = c.execute("SELECT list(d ORDER BY d) FROM work.refresh_days").fetchone()[0]
+        assert days and c.execute("SELECT count(*) FROM core.pending_dates").fetchone()[0] > 0
+        assert c.execute("SELECT count(*) FROM core.runs WHERE run_date = ?", [day(2)]).fetchone()[0] == 0
+        # the models before alerts committed tonight's rows
+        assert c.execute("SELECT count(*) FROM mart.office_daily WHERE report_date = ?", [day(2)]).fetchone()[0]
+    built = pipeline.build_marts(crashed, day(2))
+    with duckdb.connect(str(crashed.state_db), read_only=True) as c:
+        assert c.execute("SELECT list(d ORDER BY d) FROM work.refresh_days").fetchone()[0] == days
+    assert built["refresh_days"] == len(days)
+    pipeline.validate_marts(crashed, day(2))
+    pipeline.publish(crashed, day(2))
+    drop = ("loaded_at", "first_seen_at", "observed_value")
+    assert not diff(snapshot(clean.warehouse, drop=drop), snapshot(crashed.warehouse, drop=drop))
