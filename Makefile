@@ -9,7 +9,7 @@ NIGHTS ?= 30
 export CLEARCAP_LANDING ?= $(CURDIR)/var/landing
 export CLEARCAP_WAREHOUSE ?= $(CURDIR)/var/warehouse.duckdb
 
-.PHONY: demo test venv bench bench-small bench-mutation docs clean
+.PHONY: demo test venv bench bench-small bench-mutation bench-history docs clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -52,6 +52,13 @@ bench-small: $(STAMP)
 # Mutation campaign, long form (issue 13): 20,000 damaged files through the readers, 3 full nights.
 bench-mutation: $(STAMP)
 	$(PY) -m bench.mutation --files 20000
+
+# A year of item-level history (issue 11): 365 days x 4 M events into the Iceberg tables, then
+# bytes per event, planning and the analyst queries. HISTORY_DAYS / HISTORY_EVENTS scale it down.
+HISTORY_DAYS ?= 365
+HISTORY_EVENTS ?= 4000000
+bench-history: $(STAMP)
+	$(PY) -m bench.history_year --days $(HISTORY_DAYS) --events $(HISTORY_EVENTS)
 
 docs: $(STAMP)
 	$(VENV)/bin/clearcap docs --out docs/warehouse.md

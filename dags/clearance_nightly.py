@@ -147,20 +147,12 @@ with DAG(
 
     @task(retries=0)
     def dashboard(published: dict) -> dict:
-        """Regenerate the HTML dashboard from the published warehouse (skipped if not installed)."""
-        import importlib
-        import importlib.util
+        """Regenerate the HTML dashboard from the published warehouse."""
+        from transforms.dashboard import build_dashboard
 
-        from airflow.sdk.exceptions import AirflowSkipException
-
-        if importlib.util.find_spec("transforms.dashboard") is None:
-            raise AirflowSkipException("transforms.dashboard is not installed")
-        build_dashboard = getattr(importlib.import_module("transforms.dashboard"), "build_dashboard", None)
-        if build_dashboard is None:
-            raise AirflowSkipException("transforms.dashboard has no build_dashboard yet")
         paths, _ = _run_args()
-        out = build_dashboard(published["warehouse"], str(paths.dashboard))
-        return {"dashboard": str(out if out is not None else paths.dashboard)}
+        out = build_dashboard(published["warehouse"], paths.dashboard)
+        return {"dashboard": str(out)}
 
     manifests = ingest.expand(entries=plan())
     loaded = load(manifests)

@@ -32,6 +32,15 @@ def paths_for(landing: Path, warehouse: Path) -> Paths:
     return Paths.from_args(landing, warehouse)
 
 
+def q(paths: Paths, sql: str, *params) -> list[tuple]:
+    """Rows of one query on the published warehouse, opened read-only and closed again."""
+    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
 def _norm(v):
     if isinstance(v, float):
         return None if math.isnan(v) else float(f"{v:.9g}")

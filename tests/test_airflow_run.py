@@ -16,7 +16,7 @@ DAY = date(2026, 3, 2)
 
 
 def test_one_day_through_airflow(tmp_path):
-    demo = pytest.importorskip("transforms.demo")
+    from transforms import demo
     landing, warehouse = tmp_path / "landing", tmp_path / "out" / "warehouse.duckdb"
     demo.generate(landing, start=DAY, days=2, scale=0.02)
     env = airflow_env(tmp_path / "airflow", landing, warehouse)

@@ -92,3 +92,13 @@ def test_summary_is_bilingual_and_names_the_day(warehouse):
     for needle in ("National headline", "全国概况", "Missing reports", "未报", "Alerts", "告警",
                    day(5).isoformat()):
         assert needle in out
+
+
+@pytest.mark.parametrize("command", [["sql", "SELECT 1"], ["summary"], ["dashboard"]])
+def test_missing_warehouse_is_a_message_not_a_traceback(tmp_path, capsys, command):
+    from transforms.cli import main
+
+    missing = tmp_path / "none.duckdb"
+    assert main([command[0], "--warehouse", str(missing), *command[1:]]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("clearcap: ") and str(missing) in err and "Traceback" not in err

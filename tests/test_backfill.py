@@ -19,7 +19,7 @@ DAYS = [FIRST + timedelta(days=i) for i in range(3)]
 
 
 def test_backfill_three_days(tmp_path):
-    demo = pytest.importorskip("transforms.demo")
+    from transforms import demo
     landing, warehouse = tmp_path / "landing", tmp_path / "out" / "warehouse.duckdb"
     demo.generate(landing, start=FIRST, days=3, scale=0.02)
     import os

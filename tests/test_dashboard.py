@@ -112,7 +112,8 @@ def test_missing_columns_and_single_language_message(tmp_path: Path):
     con.execute("ALTER TABLE mart.alerts DROP COLUMN message_en")
     con.execute("ALTER TABLE mart.national_daily DROP COLUMN share_within_24h")
     # quality_daily.offices_missing as published (comma-separated text), observed_value as non-JSON text
-    con.execute("UPDATE mart.quality_daily SET observed_value = 'n/a' WHERE success")
+    con.execute("UPDATE mart.quality_daily SET observed_value = 'n/a' WHERE NOT success AND report_date = "
+                "(SELECT min(report_date) FROM mart.quality_daily WHERE NOT success)")
     con.close()
     data = load_dashboard_data(wh)
     al = data["alerts"]
@@ -125,7 +126,10 @@ def test_missing_columns_and_single_language_message(tmp_path: Path):
     om, ob = qd["columns"].index("offices_missing"), qd["columns"].index("observed_value")
     assert any(r[om] == ["CNURCA"] for r in qd["rows"])
     assert all(isinstance(r[om], list) for r in qd["rows"])
-    assert any(r[ob] == "n/a" for r in qd["rows"]) and any(isinstance(r[ob], dict) for r in qd["rows"])
+    failed = [r for r in qd["rows"] if r[qd["columns"].index("success")] is False]
+    assert any(r[ob] == "n/a" for r in failed) and any(isinstance(r[ob], dict) for r in failed)
+    # the page shows the observation of failed checks only: the others are not embedded
+    assert len(failed) < len(qd["rows"]) and all(r[ob] is None for r in qd["rows"] if r not in failed)
 
 
 def test_atomic_write_keeps_previous_file_on_failure(warehouse: Path, tmp_path: Path, monkeypatch):
@@ -172,10 +176,16 @@ def test_offices_missing_forms(value, expected):
 
 
 def test_cli_main(warehouse: Path, tmp_path: Path, capsys):
-    assert dash.main(["--warehouse", str(warehouse), "--out", str(tmp_path / "x.html")]) == 0
+    from transforms.cli import main
+
+    assert main(["dashboard", "--warehouse", str(warehouse), "--out", str(tmp_path / "x.html")]) == 0
     assert (tmp_path / "x.html").is_file() and "dashboard written" in capsys.readouterr().out
-    with pytest.raises(SystemExit):
-        dash.main(["--warehouse", str(warehouse), "--out", str(tmp_path / "y.html"), "--sample"])
+    # --sample never overwrites a warehouse
+    assert main(["dashboard", "--warehouse", str(warehouse), "--out", str(tmp_path / "y.html"), "--sample"]) == 2
+    assert not (tmp_path / "y.html").exists() and "refuses to overwrite" in capsys.readouterr().err
+    sample = tmp_path / "sample.duckdb"
+    assert main(["dashboard", "--warehouse", str(sample), "--out", str(tmp_path / "z.html"), "--sample"]) == 0
+    assert sample.is_file() and (tmp_path / "z.html").is_file()
 
 
 def test_waits_briefly_for_a_momentary_writer_lock(warehouse: Path, tmp_path: Path):
@@ -220,3 +230,94 @@ def test_quality_table_reads_the_published_columns(tmp_path: Path):
     failed = [r for r in rows if r["success"] is False]
     assert rows and failed
     assert all(r["check_name"] for r in rows) and all(isinstance(r["observed_value"], dict) for r in failed)
+
+
+def period_file(path: Path) -> dict:
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("clearcapPeriod(") and text.endswith(");\n")
+    return json.loads(text[len("clearcapPeriod("):-3])
+
+
+DATED = {"office_daily": "report_date", "customs_dwell_daily": "release_date", "national_daily": "report_date",
+         "centre_daily": "report_date", "capacity_outlook": "as_of_date", "office_stay_daily": "departure_date",
+         "alerts": "as_of_date", "load_ledger": "report_date", "quality_daily": "report_date",
+         "lane_weekly": "week_start", "destination_monthly": "month", "quarantine_summary": "run_date"}
+
+
+def test_older_months_are_period_files_written_once(tmp_path: Path):
+    """Issue 11: the page inlines whole months covering max_days; each older month is a script
+    beside it, complete and disjoint from the inline data, rewritten only when its rows change."""
+    wh = make_sample_warehouse(tmp_path / "w.duckdb", days=70)  # 2025-12-22 .. 2026-03-01
+    out = build_dashboard(wh, tmp_path / "d.html", max_days=20)
+    folder = tmp_path / "d_data"
+    data = embedded(out.read_text(encoding="utf-8"))
+    assert data["meta"]["since"] == "2026-02-01" and data["meta"]["period_dir"] == "d_data"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    # the daily tables start in December; destination_monthly has a year more (for growth_yoy)
+    assert [p["month"] for p in data["meta"]["periods"]] == sorted(manifest)
+    assert sorted(manifest) == [f"2025-{m:02d}" for m in range(2, 13)] + ["2026-01"]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{m}.js" for m in manifest) + ["manifest.json"]
+    assert {p["month"]: p["version"] for p in data["meta"]["periods"]} == manifest
+    months = {m: period_file(folder / f"{m}.js") for m in manifest}
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        for table, col in DATED.items():
+            inline = data[table]
+            i = inline["columns"].index(col)
+            # inline from `since` on (a week from the one `since` falls in, Monday 01-26)
+            start = "2026-01-26" if table == "lane_weekly" else data["meta"]["since"]
+            assert all(r[i] >= start[:len(r[i])] for r in inline["rows"]), table
+            n = len(inline["rows"])
+            for m, p in months.items():
+                assert p["month"] == m and p["version"] == manifest[m]
+                t = p["tables"][table]
+                assert t["columns"] == inline["columns"], table
+                assert all(r[i][:7] == m for r in t["rows"]), (table, m)
+                n += len(t["rows"])
+            if table == "quarantine_summary":
+                assert n == con.execute("SELECT count(*) FROM (SELECT DISTINCT run_date, feed, rule "
+                                        "FROM mart.quarantine)").fetchone()[0]
+            else:
+                assert n == con.execute(f"SELECT count(*) FROM mart.{table}").fetchone()[0], table
+    finally:
+        con.close()
+    # the oldest month holds December's days only, the inline window starts in February
+    nd = months["2025-12"]["tables"]["national_daily"]
+    assert {r[0] for r in nd["rows"]} == {f"2025-12-{d}" for d in range(22, 32)}
+
+    # a rebuild with nothing changed reads and writes no period
+    stamps = {p.name: p.stat().st_mtime_ns for p in folder.glob("*.js")}
+    assert dash.read_dashboard(wh, 20, written=dash.written_versions(folder)).periods == {}
+    build_dashboard(wh, out, max_days=20)
+    assert {p.name: p.stat().st_mtime_ns for p in folder.glob("*.js")} == stamps
+
+    # a late change to one January day rewrites January only
+    con = duckdb.connect(str(wh))
+    con.execute("UPDATE mart.office_daily SET items_received = 424242 "
+                "WHERE report_date = '2026-01-15' AND office_code = 'CNBJSA'")
+    con.close()
+    assert list(dash.read_dashboard(wh, 20, written=dash.written_versions(folder)).periods) == ["2026-01"]
+    build_dashboard(wh, out, max_days=20)
+    assert all((folder / f).stat().st_mtime_ns == t for f, t in stamps.items() if f != "2026-01.js")
+    jan = period_file(folder / "2026-01.js")
+    assert jan["version"] != manifest["2026-01"]
+    od = jan["tables"]["office_daily"]
+    assert 424242 in [r[od["columns"].index("items_received")] for r in od["rows"]]
+
+    # a wider inline window takes the months back in: their files go
+    big = embedded(build_dashboard(wh, out, max_days=400).read_text(encoding="utf-8"))
+    assert big["meta"]["periods"] == [] and sorted(p.name for p in folder.iterdir()) == ["manifest.json"]
+    assert len(big["office_daily"]["rows"]) > len(data["office_daily"]["rows"])
+
+
+def test_inline_size_is_bounded_by_the_window(tmp_path: Path):
+    short = make_sample_warehouse(tmp_path / "short.duckdb", days=100)
+    long = make_sample_warehouse(tmp_path / "long.duckdb", days=300)
+    a = build_dashboard(short, tmp_path / "a.html", max_days=40).stat().st_size
+    b = build_dashboard(long, tmp_path / "b.html", max_days=40).stat().st_size
+    # both inline 2026-01-01 .. 03-01: three times the history adds period files only
+    assert abs(b - a) < 0.05 * a
+    def period_bytes(folder: Path) -> int:
+        return sum(p.stat().st_size for p in folder.glob("*.js"))
+
+    assert period_bytes(tmp_path / "b_data") > 3 * period_bytes(tmp_path / "a_data") > 3 * 0.5 * a

@@ -310,3 +310,35 @@ def test_absent_optional_tables_say_no_data(browser: Page, tmp_path: Path):
         assert "no data" in browser.eval(f"document.getElementById('{section}').innerText")
     marks = browser.marks()
     assert marks.get("heatmap", 0) > 0 and "lanes" not in marks
+
+
+def test_older_months_load_on_demand(browser: Page, tmp_path: Path):
+    """Issue 11: the page inlines the latest months; asked for an older day, it loads the months'
+    period files beside it (from file://, no fetch) and draws them."""
+    wh = make_sample_warehouse(tmp_path / "w.duckdb", days=70)  # 2025-12-22 .. 2026-03-01
+    out = build_dashboard(wh, tmp_path / "d.html", max_days=20)  # inline from 2026-02-01
+    url = out.as_uri()
+    browser.goto(url)
+    assert browser.marks()["heatmap"] == 6 * 29
+    assert [r for r in browser.requests() if not r.startswith("data:")] == [url]
+    assert browser.eval("document.getElementById('f-from').min") == "2025-02-01"
+    assert "on demand" in browser.eval("document.getElementById('meta').textContent")
+
+    browser.eval("""(() => { const e = document.getElementById('f-from');
+        e.value = '2025-12-25'; e.dispatchEvent(new Event('change')); })()""")
+    deadline = time.monotonic() + 30
+    while browser.marks().get("heatmap") != 6 * 67:  # 12-25 .. 03-01
+        if time.monotonic() > deadline:
+            raise AssertionError(f"older months never drawn: {browser.marks()} {browser.requests()}")
+        time.sleep(0.1)
+    assert browser.errors() == []
+    loaded = sorted(r.split("?")[0].rsplit("/", 1)[1] for r in browser.requests()
+                    if r.startswith(out.parent.as_uri() + "/d_data/"))
+    assert loaded == ["2025-12.js", "2026-01.js"]  # only the months asked for
+    assert [r for r in browser.requests() if not r.startswith(("data:", out.parent.as_uri() + "/"))] == []
+    # the days came from the period files: the national trend reaches back to 12-25
+    first = browser.eval("window.clearcapDashboard.data.national_daily.rows.map(r => r[0]).sort()[0]")
+    assert first == "2025-12-22"
+    assert browser.eval("document.getElementById('periods-status').textContent") == ""
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    browser.screenshot(OUTPUT / "dashboard_older_months.png", full=False)

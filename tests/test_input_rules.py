@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pytest
 
-from pipeline_helpers import START, day, paths_for, snapshot
+from pipeline_helpers import START, day, paths_for, q, snapshot
 from transforms import pipeline
 from transforms.config import EVENT_LOOKBACK_DAYS
 from transforms.demo import generate
@@ -89,14 +88,6 @@ def night2(landing):
     return paths
 
 
-def q(paths, sql, *params):
-    con = duckdb.connect(str(paths.warehouse), read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
-
-
 def test_each_bad_event_is_quarantined_with_file_line_and_rule(night2):
     got = {line: set(rules.split()) for line, rules in q(
         night2, "SELECT line, string_agg(rule, ' ') FROM mart.quarantine WHERE path = ? GROUP BY line",
@@ -157,6 +148,7 @@ def test_reference_with_an_unreadable_cell_is_rejected_whole(landing, night2):
                                    "WHERE path = 'reference/offices.csv' AND run_date = ?", day(3))
     assert status == "quarantined"
     assert message.startswith("invalid_number: ") and f"line {at + 1}: capacity_in_per_day" in message
+    assert message.count("invalid_number: ") == 1  # the row's own rule prefix is not repeated
     assert q(paths, "SELECT count(*) FROM mart.quarantine WHERE path = 'reference/offices.csv' "
                     "AND rule = 'invalid_number' AND run_date = ?", day(3))[0][0] == 1
     assert snapshot(paths.warehouse, ["offices"])["offices"] == before  # the reference in force stays

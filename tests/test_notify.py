@@ -142,7 +142,7 @@ def _bodies(msg_bytes: bytes) -> str:
 
 @pytest.fixture(scope="module")
 def demo_landing(tmp_path_factory):
-    demo = pytest.importorskip("transforms.demo")
+    from transforms import demo
     landing = tmp_path_factory.mktemp("notify") / "landing"
     demo.generate(landing, start=DAY, days=2, scale=0.02)
     return landing

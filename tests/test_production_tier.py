@@ -71,7 +71,7 @@ def redis_db(services):
 def test_clearance_nightly_on_postgres_and_celery(tmp_path, redis_db):
     from test_notify import HttpReceiver  # local webhook receiver on 127.0.0.1
 
-    demo = pytest.importorskip("transforms.demo")
+    from transforms import demo
     landing, warehouse = tmp_path / "landing", tmp_path / "out" / "warehouse.duckdb"
     demo.generate(landing, start=DAY, days=2, scale=0.02)
     t0 = time.monotonic()

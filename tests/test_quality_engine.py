@@ -179,3 +179,35 @@ def test_data_docs_offline(con, suites, tmp_path):
     for page in pages:
         assert not external.search(page.read_text(encoding="utf-8")), page
     assert "docs" in index.read_text(encoding="utf-8")
+
+
+def test_data_docs_share_one_copy_of_the_static_assets(con, suites, tmp_path):
+    """Issue 11: nights' sites keep GX's static assets once, under the Data Docs root; each page
+    finds them (and GX's logo) by a relative link that resolves from file://."""
+    con.execute("CREATE TABLE staging.d AS SELECT i AS _row_id, i - 1 AS n FROM range(20) r(i)")
+    _suite(suites, "docs", [{"type": "expect_column_values_to_be_between",
+                             "kwargs": {"column": "n", "min_value": 0}}])
+    report = validate_many(con, [("staging.d", "docs")])
+    root = tmp_path / "datadocs"
+    sizes = []
+    for night in ("2026-01-01", "2026-01-02", "2026-01-03"):
+        for step in ("batch", "marts"):
+            build_data_docs(report, root / night / step, static_dir=root / "static")
+        sizes.append(sum(p.stat().st_size for p in root.rglob("*") if p.is_file()))
+    assert [p.relative_to(root).as_posix() for p in root.rglob("static")] == ["static"]
+    static_bytes = sum(p.stat().st_size for p in (root / "static").rglob("*") if p.is_file())
+    assert static_bytes > 1_000_000 and (root / "static" / "images" / "logo-long.png").is_file()
+    # after the first night only the pages grow: a few kB a night, not GX's ~4 MB of assets
+    assert sizes[0] > static_bytes and sizes[2] - sizes[1] == pytest.approx(sizes[1] - sizes[0], rel=0.2)
+    assert sizes[2] - sizes[1] < 200_000
+    asset = re.compile(r"""<(?:script|link|img)\b[^>]*?\b(?:src|href)=["']([^"'#]+)["']""", re.I)
+    pages = list(root.rglob("*.html"))
+    assert len(pages) == 12
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert "great-expectations-web-assets" not in text, page
+        links = asset.findall(text)
+        assert len(links) >= 4, page  # bootstrap css + js, jquery, favicon, logo
+        for link in links:
+            target = (page.parent / link).resolve()
+            assert target.is_file() and (root / "static").resolve() in target.parents, (page, link)

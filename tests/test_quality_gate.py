@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline_helpers import START, day, paths_for
+from pipeline_helpers import START, day, paths_for, q
 from transforms import pipeline
 from transforms.demo import generate
 from transforms.validate import PublishBlocked
@@ -29,14 +29,6 @@ def run(tmp_path_factory):
     paths = paths_for(root / "landing", root / "w.duckdb")
     pipeline.run_night(paths, day(6))
     return summary, paths
-
-
-def q(paths, sql, *params):
-    con = duckdb.connect(str(paths.warehouse), read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
 
 
 def quirks(summary, kind):
@@ -119,6 +111,18 @@ def test_nothing_lost(run):
     ledger_rows = q(paths, "SELECT sum(rows_quarantined) FROM mart.load_ledger "
                            "WHERE status <> 'quarantined'")[0][0]
     assert quarantined_rows == ledger_rows
+
+
+def test_every_detail_carries_its_rule_once(run):
+    _, paths = run
+    texts = q(paths, "SELECT detail FROM mart.quarantine UNION ALL "
+                     "SELECT message FROM mart.load_ledger WHERE message IS NOT NULL")
+    assert texts
+    doubled = [t for (t,) in texts if len(parts := t.split(": ", 2)) > 1 and parts[0] == parts[1]]
+    assert doubled == []
+    # a file-level detail starts with its rule (the ledger shows it as is)
+    assert q(paths, "SELECT count(*) FROM mart.quarantine "
+                    "WHERE line IS NULL AND NOT starts_with(detail, rule || ': ')")[0][0] == 0
 
 
 def test_warnings_are_recorded_and_published(run):

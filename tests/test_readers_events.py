@@ -105,18 +105,21 @@ def test_csv_events_gz_quoted_fields_and_header_order(tmp_path):
     assert rows["office_code"].to_list() == ["CNBJSA", "CNBJSA"] and rows["mail_class"].to_list() == ["E", "C"]
     assert rows["event_offset_min"].to_list() == [480, None] and rows["weight_g"].to_list() == [12.5, None]
     assert q.select("_line", "rule").rows() == [(5, "invalid_timestamp"), (6, "missing_field"), (7, "missing_field")]
+    assert q["detail"][0].startswith("invalid_timestamp: event_time=")
+    assert q["detail"][1].startswith("missing_field: ") and q["detail"][1].endswith(" empty or missing")
 
 
 def test_csv_events_without_required_header(tmp_path):
     res, rows, q = run(tmp_path, "e.csv", b"item_id,event_code,office_code\nEE123456785CN,EMC,CNBJSA\n")
     assert res.file_error[0] == "no_header" and "event_time" in res.file_error[1]
+    assert res.file_error[1].startswith("no_header: CSV header lacks ")
     assert rows.height == 0 and q.height == 0
 
 
 def test_truncated_gzip_is_not_readable(tmp_path):
     data = gzip.compress(("\n".join(ev(item_id=f"EE{i:08d}5CN") for i in range(50000)) + "\n").encode())
     res, rows, q = run(tmp_path, "e.jsonl.gz", data[: len(data) // 2])
-    assert res.file_error[0] == "not_readable" and "gzip" in res.file_error[1].lower()
+    assert res.file_error[0] == "not_readable" and res.file_error[1].startswith("not_readable: damaged gzip stream (")
     assert rows.height == 0 and q.height == 0
     assert parquet_types(tmp_path / "out" / "rows.parquet") == ROW_COLUMNS
 

@@ -111,19 +111,20 @@ def test_missing_required_column_is_no_header(tmp_path):
     header = "日期,互换局代码,邮件种类,接收件数,发运件数"
     res = read_report(write(tmp_path, a_file(["2026-11-25,CNBJSA,U,1,1"], header=header)), "exchange_office", DAY)
     assert res.file_error[0] == "no_header" and "direction" in res.file_error[1]
+    assert res.file_error[1].startswith("no_header: header on line ")  # its rule once, then the reason
     assert res.rows.height == 0 and dict(res.rows.schema) == row_schema(EXCHANGE_OFFICE)
 
 
 def test_no_recognisable_header(tmp_path):
     res = read_report(write(tmp_path, "a,b,c\n1,2,3\n"), "exchange_office", DAY)
-    assert res.file_error[0] == "no_header"
+    assert res.file_error == ("no_header", "no_header: no row has 3 or more known column names (decoded as utf-8)")
 
 
 def test_undecodable_file_is_encoding_error(tmp_path):
     p = tmp_path / "r.csv"
     p.write_bytes(b"\x81\xff\x00\x01binary\xfe\xfe" * 20)
     res = read_report(p, "exchange_office", DAY)
-    assert res.file_error[0] == "encoding"
+    assert res.file_error == ("encoding", "encoding: not valid UTF-8 (with or without BOM) nor GB18030 text")
 
 
 def test_gbk_text_is_never_read_as_latin1_or_utf8(tmp_path):
@@ -216,6 +217,8 @@ def test_xlsx_date_cells_numeric_regime_and_sheet_rows(tmp_path):
     assert r["declarations_lodged"].to_list() == [5, 3, 1]
     assert r["_line"].to_list() == [4, 5, 6]
     assert res.quarantine["_line"].to_list() == [7] and res.quarantine["rule"][0] == "invalid_number"
+    assert res.quarantine["detail"][0].startswith("invalid_number: ")
+    assert not res.quarantine["detail"][0].startswith("invalid_number: invalid_number")
     assert res.totals["_line"].unique().to_list() == [8]
     assert res.rows_read == 4
 
@@ -224,7 +227,7 @@ def test_not_a_spreadsheet(tmp_path):
     p = tmp_path / "r.xlsx"
     p.write_text(a_file([ROW1]), encoding="utf-8")
     res = read_report(p, "exchange_office", DAY)
-    assert res.file_error[0] == "not_readable" and "xlsx" in res.file_error[1]
+    assert res.file_error[0] == "not_readable" and res.file_error[1].startswith("not_readable: not an xlsx workbook (")
 
 
 def test_truncated_xlsx(tmp_path):

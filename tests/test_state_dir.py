@@ -14,13 +14,11 @@ def test_state_env_applies_to_its_warehouse_only(tmp_path, monkeypatch):
     paths = Paths.from_args()
     assert paths.state_dir == (tmp_path / "private").resolve()
     assert paths.state_db == (tmp_path / "private" / "state.duckdb").resolve()
-    assert Paths.from_dict(paths.to_dict()) == paths
     # the same warehouse named explicitly is still the one CLEARCAP_STATE was set for
     assert Paths.from_args(None, tmp_path / "pub" / "warehouse.duckdb").state_dir == paths.state_dir
     # another warehouse never shares that state
     other = Paths.from_args(None, tmp_path / "other" / "w.duckdb")
     assert other.state_dir == (tmp_path / "other" / "w.state").resolve()
-    assert Paths.from_dict(other.to_dict()) == other
     monkeypatch.delenv("CLEARCAP_STATE")
     assert Paths.from_args().state_dir == (tmp_path / "pub" / "warehouse.state").resolve()
 
@@ -32,6 +30,13 @@ def test_run_with_state_apart_publishes_only_published_files(tmp_path, monkeypat
     warehouse = pub / "warehouse.duckdb"
     monkeypatch.setenv("CLEARCAP_WAREHOUSE", str(warehouse))
     monkeypatch.setenv("CLEARCAP_STATE", str(private))
+    monkeypatch.setenv("CLEARCAP_DATADOCS_NIGHTS", "1")
     clearcap_run(landing, warehouse, day(1), day(2))
     assert {p.name for p in pub.iterdir()} == {"warehouse.duckdb", "warehouse_dashboard.html", "warehouse_datadocs"}
+    # Data Docs: one copy of GX's static assets, the newest night only (issue 11)
+    docs = pub / "warehouse_datadocs"
+    assert {p.name for p in docs.iterdir()} == {"index.html", "static", day(2).isoformat()}
+    assert list(docs.rglob("static")) == [docs / "static"]
+    index = (docs / "index.html").read_text(encoding="utf-8")
+    assert day(2).isoformat() in index and day(1).isoformat() not in index
     assert (private / "state.duckdb").is_file() and any((private / "ingest").iterdir())

@@ -16,7 +16,7 @@ import duckdb
 
 def open_published(warehouse: Path) -> duckdb.DuckDBPyConnection:
     if not warehouse.exists():
-        raise SystemExit(f"clearcap: no published warehouse at {warehouse} (run `clearcap run` first)")
+        raise FileNotFoundError(f"no published warehouse at {warehouse} (run `clearcap run` first)")
     return duckdb.connect(str(warehouse), read_only=True)
 
 

@@ -76,7 +76,16 @@ def cmd_dashboard(args) -> int:
 
     paths = Paths.from_args(None, args.warehouse)
     out = Path(args.out) if args.out else paths.dashboard
-    print(build_dashboard(paths.warehouse, out))
+    if args.sample:  # a synthetic warehouse to preview the page with
+        from transforms.dashboard.sample import make_sample_warehouse
+
+        if paths.warehouse.exists():
+            print(f"clearcap: --sample refuses to overwrite an existing file: {paths.warehouse}",
+                  file=sys.stderr)
+            return 2
+        make_sample_warehouse(paths.warehouse)
+    out = build_dashboard(paths.warehouse, out, max_days=args.max_days)
+    print(f"dashboard written: {out} ({out.stat().st_size:,} bytes)")
     return 0
 
 
@@ -119,7 +128,11 @@ def parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("dashboard", help="write the self-contained HTML dashboard")
     b.add_argument("--warehouse")
-    b.add_argument("--out")
+    b.add_argument("--out", help="HTML file to write (default: beside the warehouse)")
+    b.add_argument("--max-days", type=int, default=400,
+                   help="days of daily data to embed (whole months; older months load on demand)")
+    b.add_argument("--sample", action="store_true",
+                   help="first write a synthetic warehouse to --warehouse (preview only)")
     b.set_defaults(fn=cmd_dashboard)
 
     o = sub.add_parser("docs", help="regenerate docs/warehouse.md from the warehouse comments")
@@ -130,7 +143,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return args.fn(args)
+    try:
+        return args.fn(args)
+    except FileNotFoundError as exc:  # a missing warehouse or landing file: the message says which
+        print(f"clearcap: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -15,6 +15,23 @@ DUCKDB_THREADS = int(os.environ.get("CLEARCAP_DUCKDB_THREADS", "2"))
 # (timestamp_out_of_window): late delivery is normal, a scanner clock reset to 2000 is not.
 # The other side of the window is the night being run (docs/architecture.md).
 EVENT_LOOKBACK_DAYS = 30
+# Item-level history (transforms/history.py): years of event days kept, and how many of the last
+# publications keep their snapshots (and so their files) for readers that still hold them.
+HISTORY_YEARS = int(os.environ.get("CLEARCAP_HISTORY_YEARS", "5"))
+KEEP_PUBLICATIONS = int(os.environ.get("CLEARCAP_KEEP_PUBLICATIONS", "3"))
+
+
+def datadocs_nights() -> int:
+    """CLEARCAP_DATADOCS_NIGHTS: how many nights of Data Docs pages are kept (default 90); the
+    published directory then stays the same size night after night."""
+    text = os.environ.get("CLEARCAP_DATADOCS_NIGHTS", "90")
+    try:
+        nights = int(text)
+    except ValueError:
+        nights = 0
+    if nights < 1:
+        raise ValueError(f"CLEARCAP_DATADOCS_NIGHTS must be a whole number of nights >= 1, got {text!r}")
+    return nights
 
 
 @dataclass(frozen=True)
@@ -37,13 +54,6 @@ class Paths:
         state = Path(env_state).resolve() if env_state and warehouse == Path(env_warehouse).resolve() else None
         return cls(Path(landing).resolve(), warehouse, state)
 
-    def to_dict(self) -> dict:
-        return {k: str(v) for k, v in asdict(self).items() if v is not None}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Paths":
-        return cls(Path(d["landing"]), Path(d["warehouse"]), Path(d["state"]) if d.get("state") else None)
-
     @property
     def state_dir(self) -> Path:
         # Beside the published file, named after it, so two warehouses never share state.
@@ -56,6 +66,11 @@ class Paths:
     @property
     def ingest_dir(self) -> Path:
         return self.state_dir / "ingest"
+
+    @property
+    def history_dir(self) -> Path:
+        # The Iceberg tables' files, and their SQLite catalog unless CLEARCAP_HISTORY_CATALOG is set.
+        return self.state_dir / "history"
 
     @property
     def datadocs_dir(self) -> Path:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from transforms.files import atomic_path
+
 PROJECT_DIR = Path(__file__).resolve().parent / "dbt"
 RUN_DATE_ENV = "CLEARCAP_RUN_DATE"  # read by transforms.dbt_session
 
@@ -63,9 +65,8 @@ def publish_lineage(database: Path, work_dir: Path, run_date: date, out: Path) -
     if out.exists() and stamp.exists() and stamp.read_text(encoding="utf-8") == digest:
         return False
     invoke(database, work_dir, run_date, ["docs", "generate", "--static"])
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.copyfile(work_dir / "target" / "static_index.html", tmp)
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        shutil.copyfile(work_dir / "target" / "static_index.html", tmp)
     stamp.write_text(digest, encoding="utf-8")
     return True
 

@@ -2,12 +2,12 @@
 column (the same statements `publish` runs), so the page and the warehouse never drift."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import duckdb
 
 from transforms.catalog import create_statements
+from transforms.files import write_atomic
 
 HEADER = """# The published warehouse: table and column reference
 
@@ -44,8 +44,4 @@ def reference_markdown() -> str:
 
 
 def write_reference(out: Path) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(reference_markdown(), encoding="utf-8")
-    os.replace(tmp, out)
-    return out
+    return write_atomic(out, reference_markdown())

@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 
 from transforms.config import Paths
-
-QUARANTINE_SCHEMA = {"_line": pl.Int64, "_raw": pl.Utf8, "rule": pl.Utf8, "detail": pl.Utf8}
+from transforms.files import atomic_path, write_atomic
 
 
 def _artifact_base(paths: Paths, entry: dict) -> Path:
@@ -19,14 +17,14 @@ def _artifact_base(paths: Paths, entry: dict) -> Path:
 
 
 def _write_parquet(df: pl.DataFrame, target: Path) -> str:
-    tmp = target.with_suffix(target.suffix + ".tmp")
-    df.write_parquet(tmp)
-    os.replace(tmp, target)
+    with atomic_path(target) as tmp:
+        df.write_parquet(tmp)
     return str(target)
 
 
 def ingest_file(paths: Paths, entry: dict) -> dict:
     from transforms import readers
+    from transforms.readers.results import QUARANTINE_SCHEMA, failure
 
     paths.ingest_dir.mkdir(parents=True, exist_ok=True)
     base = _artifact_base(paths, entry)
@@ -46,8 +44,8 @@ def ingest_file(paths: Paths, entry: dict) -> dict:
                     file_error=None, encoding=None)
     feed = entry["feed"]
     if feed == "unknown":
-        manifest["file_error"] = ["unrecognised_path",
-                                  "unrecognised_path: path does not match <feed>/<YYYY-MM-DD>/<file>.(csv|xlsx|jsonl[.gz]|csv[.gz])"]
+        manifest["file_error"] = list(failure(
+            "unrecognised_path", "path does not match <feed>/<YYYY-MM-DD>/<file>.(csv|xlsx|jsonl[.gz]|csv[.gz])"))
     elif feed == "item_events":
         res = readers.read_events(source, folder_date, rows_path, quarantine_path)
         manifest.update(rows_read=res.rows_read, rows_parsed=res.rows_ok,
@@ -73,7 +71,5 @@ def ingest_file(paths: Paths, entry: dict) -> dict:
                 # skipped like total rows (not in rows_read): kept here so the file's lines add up
                 rows_subtotal=len(res.subtotal_lines),
             )
-    tmp = manifest_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, manifest_path)
+    write_atomic(manifest_path, json.dumps(manifest, ensure_ascii=False))
     return manifest

@@ -11,7 +11,7 @@ from datetime import date
 
 import duckdb
 
-from transforms.config import EVENT_LOOKBACK_DAYS
+from transforms.config import EVENT_LOOKBACK_DAYS, datadocs_nights
 from transforms.db import SQL_DIR, quote_ident, quote_literal, run_sql, table_exists
 
 BATCH_SUITES = [  # (staging table, suite, feed)
@@ -119,13 +119,16 @@ def _route(con, table: str, outcomes) -> None:
 
 
 def _datadocs(paths, run_date: date, step: str, report) -> str | None:
-    """GX Data Docs of one step, beside the warehouse, with an index of every night."""
+    """GX Data Docs of one step, beside the warehouse: the nights' pages share one copy of GX's
+    static assets, the newest CLEARCAP_DATADOCS_NIGHTS nights are kept, and an index lists them."""
     from transforms import quality
-    from transforms.datadocs_index import write_index
+    from transforms.datadocs_index import prune_nights, write_index
 
-    out = paths.datadocs_dir / run_date.isoformat() / step
-    index = quality.build_data_docs(report, out, run_name=f"{run_date} {step}")
-    write_index(paths.datadocs_dir)
+    root = paths.datadocs_dir
+    index = quality.build_data_docs(report, root / run_date.isoformat() / step,
+                                    run_name=f"{run_date} {step}", static_dir=root / "static")
+    prune_nights(root, datadocs_nights(), current=run_date)
+    write_index(root)
     return str(index)
 
 

@@ -1,11 +1,10 @@
-"""Render the dashboard data into one self-contained HTML file (inline CSS, JS and JSON)."""
+"""Render the dashboard data into one HTML file (inline CSS, JS and JSON); the older months it
+loads on demand are period files beside it (periods.py)."""
 
 from __future__ import annotations
 
 import html
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -29,24 +28,3 @@ def render_html(data: dict) -> str:
     title = html.escape(str((data.get("meta") or {}).get("latest_date") or "no data"))
     # Replace the data last, so that nothing inside the JSON is ever taken for a token.
     return template.replace(TITLE_TOKEN, title).replace(DATA_TOKEN, embed_json(data))
-
-
-def write_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temp file in the same folder and os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path

@@ -30,7 +30,6 @@ __all__ = [
     "QualityError",
     "expectations_dir",
     "load_suite_json",
-    "suite_rules",
     "validate",
     "validate_many",
     "build_data_docs",
@@ -101,15 +100,6 @@ def load_suite_json(suite_name: str) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def suite_rules(suite_name: str) -> list[dict]:
-    """The (rule, severity, type, description) of each expectation, without importing GX."""
-    return [
-        {"rule": e["meta"]["rule"], "severity": e["meta"]["severity"], "type": e["type"],
-         "description": e["meta"].get("description")}
-        for e in load_suite_json(suite_name).get("expectations", [])
-    ]
-
-
 def validate(
     con: "duckdb.DuckDBPyConnection",
     table: str,
@@ -138,8 +128,10 @@ def validate_many(
     return _impl(con, checks, id_column=id_column, where=where, raise_on_error=raise_on_error)
 
 
-def build_data_docs(report_or_results: Any, out_dir: Path, run_name: str | None = None) -> Path:
-    """GX HTML Data Docs of a Report (or SuiteRuns / GX results) in ``out_dir``; returns index.html."""
+def build_data_docs(report_or_results: Any, out_dir: Path, run_name: str | None = None,
+                    static_dir: Path | None = None) -> Path:
+    """GX HTML Data Docs of a Report (or SuiteRuns / GX results) in ``out_dir``; returns index.html.
+    ``static_dir``: one copy of GX's static assets shared by several sites (default: the site's own)."""
     from .engine import build_data_docs as _impl
 
-    return _impl(report_or_results, Path(out_dir), run_name=run_name)
+    return _impl(report_or_results, Path(out_dir), run_name=run_name, static_dir=static_dir)

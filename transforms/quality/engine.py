@@ -9,6 +9,7 @@ import datetime as _dt
 import json
 import os
 import re
+import shutil
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -290,7 +291,7 @@ _VENDOR = {
 }
 
 
-def _vendor_assets(out_dir: Path) -> dict[str, Path]:
+def _vendor_assets(static_dir: Path) -> dict[str, Path]:
     try:
         import importlib.util
 
@@ -300,15 +301,31 @@ def _vendor_assets(out_dir: Path) -> dict[str, Path]:
     if spec is None or not spec.submodule_search_locations:
         return {}
     static = Path(list(spec.submodule_search_locations)[0]) / "static"
-    vendor = out_dir / "static" / "vendor"
+    vendor = static_dir / "vendor"
     copied: dict[str, Path] = {}
     for name, (rel, _, _) in _VENDOR.items():
         src = static / rel
         if src.exists():
             vendor.mkdir(parents=True, exist_ok=True)
-            (vendor / name).write_bytes(src.read_bytes())
+            if not _same_size(src, vendor / name):  # a shared copy is written once
+                (vendor / name).write_bytes(src.read_bytes())
             copied[name] = vendor / name
     return copied
+
+
+def _same_size(a: Path, b: Path) -> bool:
+    return b.is_file() and a.stat().st_size == b.stat().st_size
+
+
+def _share_static(own: Path, shared: Path) -> None:
+    """Move the static assets GX copied into one site to the shared folder (files it lacks or
+    holds in another size, as after a GX upgrade), then drop the site's copy."""
+    for src in sorted(p for p in own.rglob("*") if p.is_file()):
+        dst = shared / src.relative_to(own)
+        if not _same_size(src, dst):
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dst)
+    shutil.rmtree(own)
 
 
 def strip_external_assets(html: str, page_dir: Path | None = None, vendored: dict[str, Path] | None = None) -> str:
@@ -343,10 +360,42 @@ _OFFLINE_CSS = """<style>
 </style>"""
 
 
-def build_data_docs(report_or_results: Any, out_dir: Path, run_name: str | None = None) -> Path:
-    """Write GX Data Docs (HTML, offline) for the results into ``out_dir``; returns index.html."""
+# A relative link into the site's static folder ("../../static/images/favicon.ico"; GX gets the
+# depth of the favicon's wrong on validation pages), and GX's logo on its web-assets CDN.
+_STATIC_LINK = re.compile(r"""\b(src|href)=(["'])((?:\./|\.\./)*)static/([^"'?#]+)\2""")
+_GX_CDN = re.compile(
+    r"""(url\(\s*)?(["'])https://great-expectations-web-assets\.[^"']*?/([\w.-]+?)(?:\?[^"']*)?\2(\s*\))?""")
+
+
+def point_to_static(html: str, page_dir: Path, static_dir: Path) -> str:
+    """Links to static assets relative to ``page_dir`` into ``static_dir``; GX's CDN logo from
+    the local copy of its images (a CSS background the package does not ship is dropped)."""
+    def rel(path: Path) -> str:
+        return os.path.relpath(path, page_dir).replace(os.sep, "/")
+
+    def link(m: re.Match) -> str:
+        return f"{m.group(1)}={m.group(2)}{rel(static_dir / m.group(4))}{m.group(2)}"
+
+    def logo(m: re.Match) -> str:
+        css_open, quote, name, css_close = m.groups()
+        local = static_dir / "images" / name
+        if local.is_file():
+            return f"{css_open or ''}{quote}{rel(local)}{quote}{css_close or ''}"
+        return "none" if css_open and css_close else f"{quote}{quote}"
+
+    return _GX_CDN.sub(logo, _STATIC_LINK.sub(link, html))
+
+
+def build_data_docs(report_or_results: Any, out_dir: Path, run_name: str | None = None,
+                    static_dir: Path | None = None) -> Path:
+    """Write GX Data Docs (HTML, offline) for the results into ``out_dir``; returns index.html.
+
+    ``static_dir``: where the pages find GX's static assets (fonts, images, styles, vendored
+    Bootstrap and jQuery), by relative links. Default ``out_dir/static`` (GX's own layout);
+    sites that share a folder keep one copy of the assets between them."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    static_dir = Path(static_dir) if static_dir is not None else out_dir / "static"
     ctx = _context(out_dir)
     run_id = RunIdentifier(run_name=run_name or "clearcap",
                            run_time=_dt.datetime.now(tz=_dt.timezone.utc))
@@ -358,12 +407,14 @@ def build_data_docs(report_or_results: Any, out_dir: Path, run_name: str | None 
             batch_identifier=getattr(result, "batch_id", None) or uuid.uuid4().hex,
         )
         store.set(key, result)
-    ctx.build_data_docs(site_names=["clearcap"])
-    vendored = _vendor_assets(out_dir)
+    ctx.build_data_docs(site_names=["clearcap"])  # GX copies its static assets into every site
+    if static_dir.resolve() != (out_dir / "static").resolve():
+        _share_static(out_dir / "static", static_dir)
+    vendored = _vendor_assets(static_dir)
     for page in out_dir.rglob("*.html"):
         text = page.read_text(encoding="utf-8")
-        cleaned = strip_external_assets(text, page.parent, vendored).replace(
-            "</head>", _OFFLINE_CSS + "</head>", 1)
+        cleaned = point_to_static(strip_external_assets(text, page.parent, vendored), page.parent,
+                                  static_dir).replace("</head>", _OFFLINE_CSS + "</head>", 1)
         if cleaned != text:
             page.write_text(cleaned, encoding="utf-8")
     index = out_dir / "index.html"

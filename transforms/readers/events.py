@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import os
 import shutil
 import tempfile
 import zlib
@@ -17,8 +16,9 @@ from pathlib import Path
 import duckdb
 
 from transforms.config import DUCKDB_MEMORY_LIMIT, DUCKDB_THREADS
+from transforms.files import atomic_path
 from transforms.readers.columns import header_key
-from transforms.readers.results import EventsRead
+from transforms.readers.results import EventsRead, failure
 
 # A field delimiter that never occurs in text, so read_csv hands back whole lines.
 _LINE_DELIM = r"E'\x1f\x1e\x1d\x1c'"
@@ -141,14 +141,14 @@ def _parse_sql(source: str, is_record: str, values: str, positions: dict[str, in
              WHEN event_local IS NULL OR NOT _offset_ok THEN 'invalid_timestamp'
              WHEN _weight_text IS NOT NULL AND weight_g IS NULL THEN 'invalid_number'
         END AS rule,
-        CASE WHEN NOT _is_record THEN 'invalid_json: not a JSON object: ' || left(_raw, 80)
-             WHEN item_id IS NULL OR event_code IS NULL OR event_time IS NULL OR office_code IS NULL
-                 THEN 'missing_field: ' || concat_ws(', ', CASE WHEN item_id IS NULL THEN 'item_id' END,
-                          CASE WHEN event_code IS NULL THEN 'event_code' END,
-                          CASE WHEN event_time IS NULL THEN 'event_time' END,
-                          CASE WHEN office_code IS NULL THEN 'office_code' END) || ' empty or missing'
-             WHEN event_local IS NULL OR NOT _offset_ok THEN 'invalid_timestamp: event_time=' || event_time
-             WHEN _weight_text IS NOT NULL AND weight_g IS NULL THEN 'invalid_number: weight_g=' || _weight_text
+        rule || ': ' || CASE rule
+            WHEN 'invalid_json' THEN 'not a JSON object: ' || left(_raw, 80)
+            WHEN 'missing_field' THEN concat_ws(', ', CASE WHEN item_id IS NULL THEN 'item_id' END,
+                      CASE WHEN event_code IS NULL THEN 'event_code' END,
+                      CASE WHEN event_time IS NULL THEN 'event_time' END,
+                      CASE WHEN office_code IS NULL THEN 'office_code' END) || ' empty or missing'
+            WHEN 'invalid_timestamp' THEN 'event_time=' || event_time
+            WHEN 'invalid_number' THEN 'weight_g=' || _weight_text
         END AS detail
     FROM t"""
 
@@ -232,9 +232,8 @@ def read_events(path: Path, folder_date: date | None, out_rows: Path, out_quaran
         out_quarantine.parent.mkdir(parents=True, exist_ok=True)
         # Same filesystem is not guaranteed for the temp dir: move, then atomically rename.
         for src, dst in ((tmp_rows, out_rows), (tmp_quarantine, out_quarantine)):
-            staged = dst.with_name(dst.name + ".tmp")
-            shutil.move(src, staged)
-            os.replace(staged, dst)
+            with atomic_path(dst) as staged:
+                shutil.move(src, staged)
         return result
     finally:
         con.close()
@@ -242,27 +241,27 @@ def read_events(path: Path, folder_date: date | None, out_rows: Path, out_quaran
 
 
 def _read_into(con, path: Path, fmt: str, tmp_rows: Path, tmp_quarantine: Path) -> EventsRead:
-    def failed(rule: str, detail: str) -> EventsRead:
-        return EventsRead(rows_read=0, rows_ok=0, rows_quarantined=0, file_error=(rule, detail), format=fmt)
+    def failed(rule: str, reason: str) -> EventsRead:
+        return EventsRead(rows_read=0, rows_ok=0, rows_quarantined=0, file_error=failure(rule, reason), format=fmt)
 
     if path.name.lower().endswith(".gz"):
         damage = _gzip_damage(path)
         if damage:
-            return failed("not_readable", f"not_readable: damaged gzip stream ({damage})")
+            return failed("not_readable", f"damaged gzip stream ({damage})")
     first_ord = 0
     if fmt == "csv":
         try:
             found = _csv_header(con, path)
         except duckdb.Error as exc:
-            return failed("not_readable", f"not_readable: {str(exc).splitlines()[0]}")
+            return failed("not_readable", str(exc).splitlines()[0])
         if found is None:
             return EventsRead(rows_read=0, rows_ok=0, rows_quarantined=0, file_error=None, format=fmt)  # empty file
         first_ord, header, rejected_before = found
         if rejected_before:
-            return failed("not_readable", "not_readable: lines before the CSV header are not UTF-8 text")
+            return failed("not_readable", "lines before the CSV header are not UTF-8 text")
         missing = [f for f in REQUIRED if header_key(f) not in {header_key(h) for h in header}]
         if missing:
-            return failed("no_header", f"no_header: CSV header lacks {', '.join(missing)} (header: {','.join(header)[:200]})")
+            return failed("no_header", f"CSV header lacks {', '.join(missing)} (header: {','.join(header)[:200]})")
         is_record, values, positions = _csv_fields(header)
     else:
         is_record, values, positions = _json_fields()
@@ -278,7 +277,7 @@ def _read_into(con, path: Path, fmt: str, tmp_rows: Path, tmp_quarantine: Path) 
         except duckdb.Error as exc:
             last_error = exc
     else:
-        return failed("not_readable", f"not_readable: {str(last_error).splitlines()[0]}")
+        return failed("not_readable", str(last_error).splitlines()[0])
 
     n_rejects = con.execute("SELECT count(DISTINCT line) FROM rejects").fetchone()[0]
     if n_rejects:
@@ -293,7 +292,7 @@ def _read_into(con, path: Path, fmt: str, tmp_rows: Path, tmp_quarantine: Path) 
     records = sum(r for _, _, r in by_rule_records)
     rows_read = sum(counts.values()) + n_rejects
     if fmt == "jsonl" and rows_read and not records:
-        return failed("not_readable", f"not_readable: none of {rows_read} lines is a JSON object")
+        return failed("not_readable", f"none of {rows_read} lines is a JSON object")
 
     con.execute(f"""COPY (SELECT {ROWS_SELECT} FROM (SELECT p.*, {line_expr} AS _line FROM parsed {join})
         WHERE rule IS NULL {order}) TO $out (FORMAT parquet)""", {"out": str(tmp_rows)})
@@ -301,9 +300,9 @@ def _read_into(con, path: Path, fmt: str, tmp_rows: Path, tmp_quarantine: Path) 
         SELECT {line_expr}::BIGINT AS _line, _raw, rule, detail FROM parsed {join} WHERE rule IS NOT NULL
         UNION ALL
         SELECT line::BIGINT, any_value(trim(csv_line, chr(10) || chr(13))),
-               {_REJECT_RULE.replace("error_type", "any_value(error_type)")},
-               CASE WHEN any_value(error_type) = 'INVALID ENCODING' THEN 'encoding: line is not valid UTF-8'
-                    ELSE 'not_readable: ' || any_value(error_message) END
+               {_REJECT_RULE.replace("error_type", "any_value(error_type)")} AS rule,
+               rule || ': ' || CASE rule WHEN 'encoding' THEN 'line is not valid UTF-8'
+                                         ELSE any_value(error_message) END
         FROM rejects GROUP BY line
         ORDER BY 1) TO $out (FORMAT parquet)""", {"out": str(tmp_quarantine)})
     by_rule = {rule: n for rule, n in counts.items() if rule}

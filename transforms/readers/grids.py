@@ -3,17 +3,18 @@ from __future__ import annotations
 
 import csv
 import io
-import zipfile
 from pathlib import Path
+
+from transforms.readers.results import failure
 
 # A grid row: 1-based line (CSV) or sheet row (xlsx), and its cells (text for CSV, typed for xlsx).
 GridRow = tuple[int, list]
 
 
 class UnreadableFile(Exception):
-    def __init__(self, rule: str, detail: str):
-        super().__init__(detail)
-        self.rule, self.detail = rule, detail
+    def __init__(self, rule: str, reason: str):
+        self.error = failure(rule, reason)
+        super().__init__(self.error[1])
 
 
 def csv_grid(text: str, delimiter: str = ",") -> list[GridRow]:
@@ -25,7 +26,7 @@ def csv_grid(text: str, delimiter: str = ",") -> list[GridRow]:
             rows.append((line_end + 1, cells))
             line_end = reader.line_num
     except csv.Error as exc:
-        raise UnreadableFile("not_readable", f"not_readable: CSV syntax error near line {line_end + 1}: {exc}")
+        raise UnreadableFile("not_readable", f"CSV syntax error near line {line_end + 1}: {exc}")
     return rows
 
 
@@ -37,13 +38,11 @@ def xlsx_grid(path: Path) -> list[GridRow]:
         # Not read_only: merged cells (a date or office merged over several rows) are only
         # visible in full mode. Report sheets are small.
         wb = openpyxl.load_workbook(path, read_only=False, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, EOFError) as exc:
-        raise UnreadableFile("not_readable", f"not_readable: not an xlsx workbook ({type(exc).__name__}: {exc})")
-    except Exception as exc:  # openpyxl raises assorted types for damaged archives
-        raise UnreadableFile("not_readable", f"not_readable: not an xlsx workbook ({type(exc).__name__}: {exc})")
+    except Exception as exc:  # zipfile, OSError, KeyError and assorted openpyxl types for damaged archives
+        raise UnreadableFile("not_readable", f"not an xlsx workbook ({type(exc).__name__}: {exc})")
     try:
         if not wb.worksheets:
-            raise UnreadableFile("not_readable", "not_readable: workbook has no worksheet")
+            raise UnreadableFile("not_readable", "workbook has no worksheet")
         sheet = wb.worksheets[0]
         merged = {}  # (row, col) -> value of the merged range's top-left cell
         for rng in sheet.merged_cells.ranges:
@@ -62,6 +61,6 @@ def xlsx_grid(path: Path) -> list[GridRow]:
     except UnreadableFile:
         raise
     except Exception as exc:
-        raise UnreadableFile("not_readable", f"not_readable: damaged worksheet ({type(exc).__name__}: {exc})")
+        raise UnreadableFile("not_readable", f"damaged worksheet ({type(exc).__name__}: {exc})")
     finally:
         wb.close()

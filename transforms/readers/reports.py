@@ -17,7 +17,7 @@ from transforms.readers.columns import (AMOUNT, CODE, COUNT, DATE, DIRECTION, FE
                                         REGIME, TEXT, Column, header_key, header_names, row_schema)
 from transforms.readers.decoding import decode_report
 from transforms.readers.grids import GridRow, UnreadableFile, csv_grid, xlsx_grid
-from transforms.readers.results import QUARANTINE_SCHEMA, TOTALS_SCHEMA, ReportRead, failed_report
+from transforms.readers.results import QUARANTINE_SCHEMA, TOTALS_SCHEMA, ReportRead, failed_report, failure
 
 MIN_HEADER_MATCHES = 3
 TOTAL_LABELS = {"合计", "总计", "total"}
@@ -88,10 +88,10 @@ def _load_grids(path: Path) -> tuple[list[list[GridRow]], str | None]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise UnreadableFile("not_readable", f"not_readable: {exc}")
+        raise UnreadableFile("not_readable", str(exc))
     decoded = decode_report(data)
     if decoded is None:
-        raise UnreadableFile("encoding", "encoding: not valid UTF-8 (with or without BOM) nor GB18030 text")
+        raise UnreadableFile("encoding", "not valid UTF-8 (with or without BOM) nor GB18030 text")
     text, encoding = decoded
     return [csv_grid(text, d) for d in (",", "\t", ";")], encoding
 
@@ -103,22 +103,22 @@ def read_table(path: Path, columns: tuple[Column, ...], allow_totals: bool = Tru
     try:
         grids, encoding = _load_grids(path)
     except UnreadableFile as exc:
-        return failed_report(schema, exc.rule, exc.detail, encoding)
+        return failed_report(schema, exc.error, encoding)
     names = header_names(columns)
     for grid in grids:
         at = _find_header(grid, names)
         if at is not None:
             break
     else:
-        return failed_report(schema, "no_header", f"no_header: no row has {MIN_HEADER_MATCHES} or more known "
-                             f"column names (decoded as {encoding or 'xlsx'})", encoding)
+        return failed_report(schema, failure("no_header", f"no row has {MIN_HEADER_MATCHES} or more known "
+                                                          f"column names (decoded as {encoding or 'xlsx'})"), encoding)
     header_line, header_cells = grid[at]
     known, extra = _map_header(header_cells, names)
     missing = [c for c in columns if c.required and c.name not in known]
     if missing:
         shown = ", ".join(f"{c.name} ({c.zh})" if c.zh else c.name for c in missing)
-        return failed_report(schema, "no_header", f"no_header: header on line {header_line} lacks required "
-                             f"column {shown}", encoding)
+        return failed_report(schema, failure("no_header", f"header on line {header_line} lacks required "
+                                                          f"column {shown}"), encoding)
 
     out = {name: [] for name in schema}
     rejects = {name: [] for name in QUARANTINE_SCHEMA}
@@ -149,7 +149,7 @@ def read_table(path: Path, columns: tuple[Column, ...], allow_totals: bool = Tru
                     raise V.CellError("empty")  # a row without its day cannot be placed anywhere
             except V.CellError as exc:
                 parsed[col.name] = None
-                error = error or (rule, f"{rule}: {col.name}: {exc}")
+                error = error or failure(rule, f"{col.name}: {exc}")
         for col in numeric:  # totals check the file as sent: every data row counts, even rejected ones
             if parsed[col.name] is not None:
                 sums[col.name] = (sums[col.name] or 0) + parsed[col.name]

@@ -36,8 +36,13 @@ def empty_frame(schema: dict) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
-def failed_report(schema: dict, rule: str, detail: str, encoding: str | None = None) -> ReportRead:
-    """A file that cannot be read at all: empty frames with the right dtypes, and the reason."""
+def failure(rule: str, reason: str) -> tuple[str, str]:
+    """(rule, detail) of a rejected file or row: the detail starts with its rule, written once here."""
+    return rule, f"{rule}: {reason}"
+
+
+def failed_report(schema: dict, error: tuple[str, str], encoding: str | None = None) -> ReportRead:
+    """A file that cannot be read at all: empty frames with the right dtypes, and the (rule, detail)."""
     return ReportRead(rows=empty_frame(schema), quarantine=empty_frame(QUARANTINE_SCHEMA),
                       totals=empty_frame(TOTALS_SCHEMA), rows_read=0,
-                      file_error=(rule, detail), encoding=encoding)
+                      file_error=error, encoding=encoding)

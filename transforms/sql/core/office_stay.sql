@@ -5,33 +5,21 @@
 --   departure = the earliest departure event at the office at or after released (when the
 --               item was released there), else its earliest departure event there;
 --   arrival   = the earliest arrival event at the office at or before departure.
--- A state created before this model has no stays yet: then every item is computed once.
-CREATE OR REPLACE TEMP TABLE stay_events AS
-SELECT item_id, office_code, event_code, event_utc, event_local FROM temp.touched_events
-WHERE event_code IN ('EMD', 'EMF', 'EMB', 'EMC')
-UNION ALL
-SELECT item_id, office_code, event_code, event_utc, event_local FROM core.events
-WHERE event_code IN ('EMD', 'EMF', 'EMB', 'EMC')
-  AND NOT EXISTS (SELECT 1 FROM core.office_stay)
-  AND item_id NOT IN (SELECT item_id FROM temp.touched_items);
-
-CREATE OR REPLACE TEMP TABLE stay_items AS SELECT DISTINCT item_id FROM temp.stay_events
-UNION SELECT item_id FROM temp.touched_items;
-
 INSERT OR IGNORE INTO core.pending_dates
 SELECT DISTINCT departure_date FROM core.office_stay
-SEMI JOIN temp.stay_items t ON core.office_stay.item_id = t.item_id;
+SEMI JOIN temp.touched_items t ON core.office_stay.item_id = t.item_id;
 
-DELETE FROM core.office_stay WHERE item_id IN (SELECT item_id FROM temp.stay_items);
+DELETE FROM core.office_stay WHERE item_id IN (SELECT item_id FROM temp.touched_items);
 
 INSERT INTO core.office_stay
 WITH legs AS (
     SELECT item_id, office_code, event_code, event_utc, event_local,
            CASE WHEN event_code IN ('EMD', 'EMF') THEN 'inbound' ELSE 'outbound' END AS direction,
            event_code IN ('EMF', 'EMC') AS is_departure
-    FROM temp.stay_events
-    WHERE office_code IN (SELECT office_code FROM core.offices
-                          WHERE office_type IN ('exchange_office', 'exchange_station'))
+    FROM temp.touched_events
+    WHERE event_code IN ('EMD', 'EMF', 'EMB', 'EMC')
+      AND office_code IN (SELECT office_code FROM core.offices
+                            WHERE office_type IN ('exchange_office', 'exchange_station'))
 ),
 departed AS (
     SELECT l.item_id, l.office_code, l.direction,
@@ -77,4 +65,4 @@ FROM arrived;
 
 INSERT OR IGNORE INTO core.pending_dates
 SELECT DISTINCT departure_date FROM core.office_stay
-SEMI JOIN temp.stay_items t ON core.office_stay.item_id = t.item_id;
+SEMI JOIN temp.touched_items t ON core.office_stay.item_id = t.item_id;

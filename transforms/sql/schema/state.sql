@@ -106,7 +106,7 @@ CREATE TABLE IF NOT EXISTS core.pending_dates (d DATE PRIMARY KEY);
 
 CREATE TABLE IF NOT EXISTS core.runs (
     run_date DATE PRIMARY KEY,
-    started_at TIMESTAMP, finished_at TIMESTAMP, status VARCHAR, files_planned BIGINT
+    started_at TIMESTAMP, finished_at TIMESTAMP, status VARCHAR
 );
 
 CREATE TABLE IF NOT EXISTS core.quality_results (
