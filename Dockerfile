@@ -42,7 +42,8 @@ ARG PIP_FIND_LINKS
 ARG PIP_TRUSTED_HOST
 RUN pip install -c requirements.lock '.[postgres]' \
  && python -c "import airflow, asyncpg, psycopg2, duckdb, great_expectations, transforms" \
- && cd / && python -c "from transforms.quality import load_suite_json as s; s('staging_item_events'); s('mart_national_daily')"
+ && cd / && python -c "from transforms.quality import load_suite_json as s; s('staging_item_events'); s('mart_national_daily')" \
+ && python -c "from transforms.dbt_runner import PROJECT_DIR as p; assert (p / 'models' / 'mart' / '_mart.yml').is_file()"
 COPY dags ./dags
 COPY deploy ./deploy
 

@@ -48,8 +48,9 @@ def instrument() -> None:
     _wrap(core_build, "run_sql", lambda con, rel, **kw: f"build_core.sql.{rel}")
     _wrap(load, "_insert_parquet", lambda con, table, files, col: f"load.insert.{table}")
     _wrap(load, "run_sql", lambda con, rel, **kw: f"load.sql.{rel}")
-    if hasattr(marts, "run_sql"):
-        _wrap(marts, "run_sql", lambda con, rel, **kw: f"build_marts.sql.{rel}")
+    _wrap(marts, "run_models", "build_marts.dbt_run")
+    _wrap(marts, "publish_lineage", "build_marts.dbt_docs")
+    _wrap(marts, "record_build", "build_marts.record")
 
 
 def main(argv=None) -> None:

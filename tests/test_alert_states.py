@@ -3,23 +3,36 @@
 record of a published night never rewritten by a later run of it."""
 from __future__ import annotations
 
+import shutil
 from datetime import date, timedelta
+from pathlib import Path
 
 import duckdb
 import pytest
 
+from transforms import dbt_runner
 from transforms.db import settings, sql_text
-from transforms.marts import ensure_mart_tables, refresh_table
 
 N1, N2, N3 = date(2027, 3, 1), date(2027, 3, 2), date(2027, 3, 3)
 
 
+@pytest.fixture(scope="module")
+def work(tmp_path_factory) -> Path:
+    """A state whose mart tables dbt created (no rows), kept as `empty.duckdb`; each test gets
+    a copy at the same path, so dbt's partial parse holds from one test to the next."""
+    work = tmp_path_factory.mktemp("alert_states")
+    with duckdb.connect(str(work / "state.duckdb")) as c:
+        c.execute(sql_text("schema/state.sql"))
+    dbt_runner.invoke(work / "state.duckdb", work / "dbt", N1, ["run", "--select", "refresh_days", "mart"])
+    shutil.move(work / "state.duckdb", work / "empty.duckdb")
+    return work
+
+
 @pytest.fixture()
-def con():
-    c = duckdb.connect()
+def con(work):
+    shutil.copy(work / "empty.duckdb", work / "state.duckdb")
+    c = duckdb.connect(str(work / "state.duckdb"))
     settings(c)
-    c.execute(sql_text("schema/state.sql"))
-    ensure_mart_tables(c)
     yield c
     c.close()
 
@@ -41,8 +54,10 @@ def _dwell(con, day, office, share, direction="outbound", n_released=100):
 
 
 def _night(con, day, publish=True) -> dict:
-    """Build the night's alerts as build_marts does; publish records the night as published."""
-    refresh_table(con, "alerts", day)
+    """Build the night's alerts as build_marts does (the dbt model, on the rows the test put in
+    the marts it reads); publish records the night as published."""
+    db = Path(con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0])
+    dbt_runner.invoke(db, db.parent / "dbt", day, ["run", "--select", "alerts"])
     if publish:
         con.execute("INSERT OR IGNORE INTO core.published_nights VALUES (?, now()::TIMESTAMP)", [day])
     rows = con.execute("""SELECT kind, office_code, direction, state, severity, first_fired, value,

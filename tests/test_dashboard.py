@@ -208,7 +208,7 @@ def test_waits_briefly_for_a_momentary_writer_lock(warehouse: Path, tmp_path: Pa
 
 
 def test_sample_warehouse_has_the_published_schema(tmp_path: Path):
-    """Issue 13, finding 11: the sample takes its DDL from sql/mart/schema.yml, so it cannot drift."""
+    """Issue 13, finding 11: the sample takes its DDL from the marts' declaration (_mart.yml), so it cannot drift."""
     from transforms.catalog import mart_tables
 
     wh = make_sample_warehouse(tmp_path / "w.duckdb", days=5)

@@ -1,5 +1,6 @@
-"""A normal (non-editable) install of the wheel, as the Dockerfile does it, finds the GX suites:
-they ship as package data (transforms/expectations), not only in the checkout."""
+"""A normal (non-editable) install of the wheel, as the Dockerfile does it, finds the GX suites
+and the dbt project: they ship as package data (transforms/expectations, transforms/dbt), not
+only in the checkout."""
 from __future__ import annotations
 
 import json
@@ -31,10 +32,11 @@ def test_wheel_install_finds_every_suite(tmp_path):
     # is); run outside the checkout, without CLEARCAP_EXPECTATIONS
     env = {k: v for k, v in os.environ.items() if k != "CLEARCAP_EXPECTATIONS"}
     env["PYTHONPATH"] = sysconfig.get_paths()["purelib"]
-    probe = ("import json, transforms, transforms.quality as q; "
+    probe = ("import json, transforms, transforms.quality as q; from transforms.dbt_runner import PROJECT_DIR as d; "
              "names = sorted(p.stem for p in q.expectations_dir().glob('*.json')); "
              "print(json.dumps({'pkg': transforms.__file__, 'dir': str(q.expectations_dir()), 'names': names, "
-             "'loaded': [q.load_suite_json(n)['name'] for n in names]}))")
+             "'loaded': [q.load_suite_json(n)['name'] for n in names], "
+             "'dbt': sorted(p.relative_to(d).as_posix() for p in d.rglob('*') if p.is_file())}))")
     out = subprocess.run([str(py), "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]
     got = json.loads(out.stdout)
@@ -44,3 +46,6 @@ def test_wheel_install_finds_every_suite(tmp_path):
     expected = sorted(p.stem for p in (REPO / "expectations").glob("*.json"))
     assert expected and got["names"] == expected
     assert got["loaded"] == [json.loads((REPO / "expectations" / f"{n}.json").read_text())["name"] for n in expected]
+    # the dbt project ships whole (models, their YAML, macros, dbt_project.yml)
+    project = REPO / "transforms" / "dbt"
+    assert got["dbt"] == sorted(p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file())

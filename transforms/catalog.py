@@ -1,21 +1,25 @@
-"""The published tables' catalogue (sql/mart/schema.yml): types, refresh rules, documentation."""
+"""The published tables' catalogue: the dbt project's declaration of the marts
+(transforms/dbt/models/mart/_mart.yml), read for publish, docs and the dashboard's sample."""
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 import yaml
 
-from transforms.db import SQL_DIR, quote_ident, quote_literal
+from transforms.db import quote_ident, quote_literal
+
+MART_YML = Path(__file__).resolve().parent / "dbt" / "models" / "mart" / "_mart.yml"
 
 
 @lru_cache(maxsize=1)
 def mart_tables() -> dict:
-    """{table: {"description", "refresh", "columns": {name: (type, description)}}}, in build order."""
-    raw = yaml.safe_load((SQL_DIR / "mart" / "schema.yml").read_text(encoding="utf-8"))["tables"]
+    """{table: {"description", "columns": {name: (type, description)}}}, in declaration order."""
+    models = yaml.safe_load(MART_YML.read_text(encoding="utf-8"))["models"]
     return {
-        name: {"description": spec["description"], "refresh": spec["refresh"],
-               "columns": {c: tuple(v) for c, v in spec["columns"].items()}}
-        for name, spec in raw.items()
+        m["name"]: {"description": m["description"],
+                    "columns": {c["name"]: (c["data_type"], c["description"]) for c in m["columns"]}}
+        for m in models
     }
 
 

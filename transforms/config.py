@@ -80,3 +80,8 @@ class Paths:
     @property
     def dashboard(self) -> Path:
         return self.warehouse.with_name(self.warehouse.stem + "_dashboard.html")
+
+    @property
+    def lineage(self) -> Path:
+        # `dbt docs` of the models, one offline page beside the Data Docs
+        return self.warehouse.with_name(self.warehouse.stem + "_lineage.html")

@@ -21,18 +21,27 @@ PARALLEL_INGEST_BYTES = 64 << 20  # below this, starting worker processes costs 
 
 
 @contextmanager
-def state(paths: Paths):
-    """The state database, for one writer at a time: a second process waits for the lock
-    instead of failing on DuckDB's own file lock."""
+def writer(paths: Paths):
+    """One writer of the state at a time: a second process waits for the lock instead of
+    failing on DuckDB's own file lock."""
     paths.state_dir.mkdir(parents=True, exist_ok=True)
     with open(paths.state_dir / "writer.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextmanager
+def state(paths: Paths):
+    """The state database, for the one writer."""
+    with writer(paths):
         con = connect_state(paths)
         try:
             yield con
         finally:
             con.close()
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _same_batch(con, run_date: date) -> None:
@@ -106,8 +115,14 @@ def build_core(paths: Paths, run_date: date) -> dict:
 
 
 def build_marts(paths: Paths, run_date: date) -> dict:
-    with state(paths) as con:
-        return marts.build_marts(con, run_date)
+    with writer(paths):
+        marts.run_models(paths, run_date)  # dbt opens the file itself: no connection of ours
+        lineage = marts.publish_lineage(paths, run_date)
+        con = connect_state(paths)
+        try:
+            return {**marts.record_build(con, run_date), "lineage_regenerated": lineage}
+        finally:
+            con.close()
 
 
 def validate_marts(paths: Paths, run_date: date) -> dict:

@@ -13,7 +13,6 @@ import duckdb
 
 from transforms.config import EVENT_LOOKBACK_DAYS, datadocs_nights
 from transforms.db import SQL_DIR, quote_ident, quote_literal, run_sql, table_exists
-from transforms.marts import refresh_table
 
 BATCH_SUITES = [  # (staging table, suite, feed)
     ("staging.exchange_office", "staging_exchange_office", "exchange_office"),
@@ -231,8 +230,6 @@ def validate_marts(con: duckdb.DuckDBPyConnection, run_date: date, paths=None) -
             if not o.success:
                 (errors if o.severity == "error" else warnings).append(
                     f"{run.suite_name}: {o.rule} ({o.column}) observed {o.observed.get('unexpected_count')}")
-    # The published quality table shows tonight's mart results too.
-    refresh_table(con, "quality_daily", run_date)
     docs = _datadocs(paths, run_date, "marts", report) if paths else None
     con.execute("DELETE FROM core.mart_validation; INSERT INTO core.mart_validation VALUES (?)",
                 ["failed" if errors else "passed"])

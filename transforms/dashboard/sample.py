@@ -37,7 +37,7 @@ REGIMES = ["9610", "9710", "9810", "1210", "KJ-B"]
 COUNTRIES = ["US", "GB", "DE", "RU", "KZ", "JP", "BR", "FR"]
 
 # The columns each sample row fills, in order; the tables' DDL (types, comments) is the published
-# catalogue's (sql/mart/schema.yml), so the sample cannot drift from it. Unfilled columns are NULL.
+# catalogue's (dbt/models/mart/_mart.yml), so the sample cannot drift from it. Unfilled columns are NULL.
 SAMPLE_COLUMNS = {
     "offices": ("office_code", "office_type", "name_zh", "name_en", "province", "city", "tz",
         "capacity_in_per_day", "capacity_out_per_day", "valid_from", "valid_to"),

@@ -1,26 +1,27 @@
+{{ config(refresh="report_date IN (SELECT d FROM work.refresh_days)") }}
 -- mart.national_daily: the headline per day and direction. Throughput sums reporting offices
 -- of mart.office_daily; customs time is computed over all items released that day at the
 -- exchange offices (not an average of office medians).
-WITH days AS (SELECT d FROM temp.refresh_days),
+WITH days AS (SELECT d FROM {{ ref('refresh_days') }}),
 offices AS (
     SELECT report_date, direction,
-           sum(items_received) AS items_received, sum(items_dispatched) AS items_dispatched,
-           sum(items_presented) AS items_presented, sum(items_released) AS items_released,
-           sum(items_inspected) AS items_inspected, sum(items_held) AS items_held,
-           sum(items_returned) AS items_returned, sum(backlog_close) AS backlog_close,
-           sum(capacity_per_day) AS capacity_per_day,
+           sum(items_received)::BIGINT AS items_received, sum(items_dispatched)::BIGINT AS items_dispatched,
+           sum(items_presented)::BIGINT AS items_presented, sum(items_released)::BIGINT AS items_released,
+           sum(items_inspected)::BIGINT AS items_inspected, sum(items_held)::BIGINT AS items_held,
+           sum(items_returned)::BIGINT AS items_returned, sum(backlog_close)::BIGINT AS backlog_close,
+           sum(capacity_per_day)::BIGINT AS capacity_per_day,
            count(DISTINCT office_code) AS offices_reporting
-    FROM mart.office_daily
+    FROM {{ ref('office_daily') }}
     WHERE reported AND report_date IN (SELECT d FROM days)
     GROUP BY ALL
 ),
 grid AS (
-    SELECT DISTINCT report_date, direction FROM mart.office_daily
+    SELECT DISTINCT report_date, direction FROM {{ ref('office_daily') }}
     WHERE report_date IN (SELECT d FROM days)
 ),
 expected AS (
     SELECT d.d AS report_date, count(DISTINCT o.office_code) AS offices_expected
-    FROM days d JOIN core.offices o
+    FROM days d JOIN {{ source('core', 'offices') }} o
       ON o.office_type IN ('exchange_office', 'exchange_station')
      AND d.d BETWEEN o.valid_from AND coalesce(o.valid_to, DATE '9999-12-31')
     GROUP BY ALL
@@ -30,9 +31,9 @@ dwell AS (
            count(*) AS n_released,
            quantile_cont(c.dwell_h, 0.5) AS dwell_p50_h,
            count(*) FILTER (WHERE c.dwell_h <= 24) / count(*)::DOUBLE AS share_within_24h
-    FROM core.clearance c
+    FROM {{ source('core', 'clearance') }} c
     WHERE c.release_date IN (SELECT d FROM days)
-      AND c.office_code IN (SELECT office_code FROM core.offices
+      AND c.office_code IN (SELECT office_code FROM {{ source('core', 'offices') }}
                             WHERE office_type IN ('exchange_office', 'exchange_station'))
     GROUP BY ALL
 )

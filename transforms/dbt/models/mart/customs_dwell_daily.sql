@@ -1,6 +1,7 @@
+{{ config(refresh="release_date IN (SELECT d FROM work.refresh_days)") }}
 -- mart.customs_dwell_daily: time in customs per office, release day and direction (feed C),
 -- WCO Time Release Study statistics over the items released that day.
-WITH days AS (SELECT d FROM temp.refresh_days),
+WITH days AS (SELECT d FROM {{ ref('refresh_days') }}),
 released AS (
     SELECT office_code, direction, release_date,
            count(*) AS n_released,
@@ -11,21 +12,21 @@ released AS (
            max(dwell_h) AS dwell_max_h,
            count(*) FILTER (WHERE dwell_h <= 24) / count(*)::DOUBLE AS share_within_24h,
            count(*) FILTER (WHERE retained) AS n_retained
-    FROM core.clearance
+    FROM {{ source('core', 'clearance') }}
     WHERE release_date IN (SELECT d FROM days)
     GROUP BY ALL
 ),
 stock AS (
     SELECT office_code, direction, day,
-           sum(n_presented - n_released) OVER (
+           (sum(n_presented - n_released) OVER (
                PARTITION BY office_code, direction ORDER BY day
-               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS in_customs
-    FROM core.clearance_daily
+               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))::BIGINT AS in_customs
+    FROM {{ source('core', 'clearance_daily') }}
 ),
 grid AS (
     SELECT p.office_code, p.direction, d.d AS release_date
     FROM (SELECT office_code, direction, min(day) AS first_day
-          FROM core.clearance_daily GROUP BY ALL) p
+          FROM {{ source('core', 'clearance_daily') }} GROUP BY ALL) p
     JOIN days d ON d.d >= p.first_day
 ),
 with_stock AS (

@@ -1,17 +1,18 @@
+{{ config(refresh="report_date IN (SELECT d FROM work.refresh_days)") }}
 -- mart.office_daily: exchange office throughput and capacity per office, day and direction
 -- (feed A summed over mail classes); a day an expected office did not report is a row with
 -- reported = false, NULL measures and missing_reason (not_received or rejected).
 WITH days AS (
-    SELECT d FROM temp.refresh_days
-    WHERE d >= (SELECT min(report_date) FROM core.exchange_office_rows)
+    SELECT d FROM {{ ref('refresh_days') }}
+    WHERE d >= (SELECT min(report_date) FROM {{ source('core', 'exchange_office_rows') }})
 ),
 daily AS (
     SELECT office_code, report_date, direction,
-           sum(items_received) AS items_received, sum(items_dispatched) AS items_dispatched,
-           sum(items_presented) AS items_presented, sum(items_released) AS items_released,
-           sum(items_inspected) AS items_inspected, sum(items_held) AS items_held,
-           sum(items_returned) AS items_returned, sum(backlog_close) AS backlog_close
-    FROM core.exchange_office_rows
+           sum(items_received)::BIGINT AS items_received, sum(items_dispatched)::BIGINT AS items_dispatched,
+           sum(items_presented)::BIGINT AS items_presented, sum(items_released)::BIGINT AS items_released,
+           sum(items_inspected)::BIGINT AS items_inspected, sum(items_held)::BIGINT AS items_held,
+           sum(items_returned)::BIGINT AS items_returned, sum(backlog_close)::BIGINT AS backlog_close
+    FROM {{ source('core', 'exchange_office_rows') }}
     WHERE report_date BETWEEN (SELECT min(d) - 6 FROM days) AND (SELECT max(d) FROM days)
     GROUP BY ALL
 ),
@@ -24,25 +25,25 @@ with_backlog AS (
 ),
 expected AS (
     SELECT o.office_code, d.d AS report_date
-    FROM days d JOIN core.offices o
+    FROM days d JOIN {{ source('core', 'offices') }} o
       ON o.office_type IN ('exchange_office', 'exchange_station')
      AND d.d BETWEEN o.valid_from AND coalesce(o.valid_to, DATE '9999-12-31')
 ),
 office_directions AS (
     SELECT office_code, list(DISTINCT direction ORDER BY direction) AS directions
-    FROM core.exchange_office_rows GROUP BY ALL
+    FROM {{ source('core', 'exchange_office_rows') }} GROUP BY ALL
 ),
 missing AS (
     SELECT e.office_code, e.report_date,
            unnest(coalesce(od.directions, ['inbound', 'outbound'])) AS direction,
            -- a report for the day arrived and none of its rows could be loaded
-           CASE WHEN EXISTS (SELECT 1 FROM core.rejected_reports x
+           CASE WHEN EXISTS (SELECT 1 FROM {{ source('core', 'rejected_reports') }} x
                              WHERE x.feed = 'exchange_office' AND x.site_code = e.office_code
                                AND x.report_date = e.report_date)
                 THEN 'rejected' ELSE 'not_received' END AS missing_reason
     FROM expected e
     LEFT JOIN office_directions od USING (office_code)
-    WHERE NOT EXISTS (SELECT 1 FROM core.exchange_office_rows r
+    WHERE NOT EXISTS (SELECT 1 FROM {{ source('core', 'exchange_office_rows') }} r
                       WHERE r.office_code = e.office_code AND r.report_date = e.report_date)
 ),
 grid AS (
@@ -55,7 +56,7 @@ capacity AS (
            CASE WHEN g.direction = 'outbound' THEN o.capacity_out_per_day
                 ELSE o.capacity_in_per_day END AS capacity_per_day
     FROM grid g
-    LEFT JOIN core.offices o
+    LEFT JOIN {{ source('core', 'offices') }} o
       ON o.office_code = g.office_code
      AND g.report_date BETWEEN o.valid_from AND coalesce(o.valid_to, DATE '9999-12-31')
 )

@@ -1,8 +1,9 @@
+{{ config(refresh="departure_date IN (SELECT d FROM work.refresh_days)") }}
 -- mart.office_stay_daily: the stay of items at an office of exchange step by step (WCO Time
 -- Release Study), per office, local day of departure and direction, from core.office_stay;
 -- national rows (scope = 'national', office_code NULL) over all items, not a mean of offices.
 WITH stays AS (
-    SELECT * FROM core.office_stay WHERE departure_date IN (SELECT d FROM temp.refresh_days)
+    SELECT * FROM {{ source('core', 'office_stay') }} WHERE departure_date IN (SELECT d FROM {{ ref('refresh_days') }})
 )
 SELECT
     CASE WHEN grouping(office_code) = 1 THEN 'national' ELSE 'office' END AS scope,

@@ -1,17 +1,18 @@
+{{ config(refresh="as_of_date IN (SELECT d FROM work.refresh_days)") }}
 -- mart.capacity_outlook: per site, direction and operating day, the 28-day level against the
 -- capacity in force, the monthly growth fitted over 90 days, and when 85 % will be reached.
 -- Offices use items_received of mart.office_daily, centres declarations lodged (all regimes).
-WITH days AS (SELECT d FROM temp.refresh_days),
+WITH days AS (SELECT d FROM {{ ref('refresh_days') }}),
 series AS (
     SELECT 'exchange_office' AS site_kind, office_code, direction, report_date AS day,
            items_received AS volume, capacity_per_day
-    FROM mart.office_daily
+    FROM {{ ref('office_daily') }}
     WHERE report_date BETWEEN (SELECT min(d) - 89 FROM days) AND (SELECT max(d) FROM days)
     UNION ALL
     SELECT 'express_supervision_centre', centre_code, direction, report_date,
            sum(declarations_lodged) FILTER (WHERE reported),
            any_value(capacity_per_day)
-    FROM mart.centre_daily
+    FROM {{ ref('centre_daily') }}
     WHERE report_date BETWEEN (SELECT min(d) - 89 FROM days) AND (SELECT max(d) FROM days)
     GROUP BY ALL
 ),

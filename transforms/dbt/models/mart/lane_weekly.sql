@@ -1,13 +1,14 @@
+{{ config(refresh="iso_week IN (SELECT DISTINCT strftime(d, '%G-W%V') FROM work.refresh_days)") }}
 -- mart.lane_weekly: international legs per origin office, destination country and ISO week of
 -- the dispatch's local date.
 WITH weeks AS (
-    SELECT DISTINCT strftime(d, '%G-W%V') AS iso_week FROM temp.refresh_days
+    SELECT DISTINCT strftime(d, '%G-W%V') AS iso_week FROM {{ ref('refresh_days') }}
 ),
 dispatched AS (
     SELECT *, strftime(dispatch_date, '%G-W%V') AS iso_week
-    FROM core.dispatch
-    WHERE dispatch_date BETWEEN (SELECT min(d) - 7 FROM temp.refresh_days)
-                            AND (SELECT max(d) + 7 FROM temp.refresh_days)
+    FROM {{ source('core', 'dispatch') }}
+    WHERE dispatch_date BETWEEN (SELECT min(d) - 7 FROM {{ ref('refresh_days') }})
+                            AND (SELECT max(d) + 7 FROM {{ ref('refresh_days') }})
       AND destination_country IS NOT NULL
 )
 SELECT

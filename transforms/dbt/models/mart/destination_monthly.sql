@@ -1,18 +1,19 @@
+{{ config(refresh="month IN (SELECT DISTINCT strftime(d, '%Y-%m') FROM work.refresh_days)") }}
 -- mart.destination_monthly: where the outbound trade goes, per destination country and month
 -- of the dispatch's local date, with its share of the month and its growth.
 WITH months AS (
-    SELECT DISTINCT strftime(d, '%Y-%m') AS month FROM temp.refresh_days
+    SELECT DISTINCT strftime(d, '%Y-%m') AS month FROM {{ ref('refresh_days') }}
 ),
 span AS (
     SELECT (date_trunc('month', min(d)) - INTERVAL 12 MONTH)::DATE AS lo,
            (date_trunc('month', max(d)) + INTERVAL 1 MONTH)::DATE AS hi
-    FROM temp.refresh_days
+    FROM {{ ref('refresh_days') }}
 ),
 by_country AS (
     SELECT destination_country, strftime(dispatch_date, '%Y-%m') AS month,
            date_trunc('month', dispatch_date)::DATE AS month_start,
            count(*) AS items_dispatched
-    FROM core.dispatch, span
+    FROM {{ source('core', 'dispatch') }}, span
     WHERE dispatch_date >= span.lo AND dispatch_date < span.hi
     GROUP BY ALL
 ),

@@ -1,2 +1,3 @@
+{{ config(refresh="true") }}
 -- mart.offices: the reference in force (offices, stations and centres with capacity history).
-SELECT * FROM core.offices
+SELECT * FROM {{ source('core', 'offices') }}

@@ -1,45 +1,46 @@
+{{ config(refresh="report_date IN (SELECT d FROM work.refresh_days)") }}
 -- mart.centre_daily: express supervision centres per centre, day, direction and regime
 -- (feed B as reported); a day an expected centre did not report is a row per direction with
 -- regime NULL, reported = false, NULL measures and missing_reason (not_received or rejected).
 WITH days AS (
-    SELECT d FROM temp.refresh_days
-    WHERE d >= (SELECT min(report_date) FROM core.centre_rows)
+    SELECT d FROM {{ ref('refresh_days') }}
+    WHERE d >= (SELECT min(report_date) FROM {{ source('core', 'centre_rows') }})
 ),
 daily AS (
     SELECT centre_code, report_date, direction, regime,
-           sum(declarations_lodged) AS declarations_lodged,
-           sum(declarations_released) AS declarations_released,
-           sum(declarations_inspected) AS declarations_inspected,
-           sum(declarations_held) AS declarations_held,
-           sum(declarations_rejected) AS declarations_rejected,
-           sum(items_declared) AS items_declared,
+           sum(declarations_lodged)::BIGINT AS declarations_lodged,
+           sum(declarations_released)::BIGINT AS declarations_released,
+           sum(declarations_inspected)::BIGINT AS declarations_inspected,
+           sum(declarations_held)::BIGINT AS declarations_held,
+           sum(declarations_rejected)::BIGINT AS declarations_rejected,
+           sum(items_declared)::BIGINT AS items_declared,
            sum(declared_value_cny) AS declared_value_cny,
            sum(release_hours_total) AS release_hours_total,
-           sum(pending_close) AS pending_close
-    FROM core.centre_rows
+           sum(pending_close)::BIGINT AS pending_close
+    FROM {{ source('core', 'centre_rows') }}
     WHERE report_date IN (SELECT d FROM days)
     GROUP BY ALL
 ),
 expected AS (
     SELECT o.office_code AS centre_code, d.d AS report_date
-    FROM days d JOIN core.offices o
+    FROM days d JOIN {{ source('core', 'offices') }} o
       ON o.office_type = 'express_supervision_centre'
      AND d.d BETWEEN o.valid_from AND coalesce(o.valid_to, DATE '9999-12-31')
 ),
 centre_directions AS (
     SELECT centre_code, list(DISTINCT direction ORDER BY direction) AS directions
-    FROM core.centre_rows GROUP BY ALL
+    FROM {{ source('core', 'centre_rows') }} GROUP BY ALL
 ),
 missing AS (
     SELECT e.centre_code, e.report_date,
            unnest(coalesce(cd.directions, ['inbound', 'outbound'])) AS direction,
            -- a report for the day arrived and none of its rows could be loaded
-           CASE WHEN EXISTS (SELECT 1 FROM core.rejected_reports x
+           CASE WHEN EXISTS (SELECT 1 FROM {{ source('core', 'rejected_reports') }} x
                              WHERE x.feed = 'customs_centre' AND x.site_code = e.centre_code
                                AND x.report_date = e.report_date)
                 THEN 'rejected' ELSE 'not_received' END AS missing_reason
     FROM expected e LEFT JOIN centre_directions cd USING (centre_code)
-    WHERE NOT EXISTS (SELECT 1 FROM core.centre_rows r
+    WHERE NOT EXISTS (SELECT 1 FROM {{ source('core', 'centre_rows') }} r
                       WHERE r.centre_code = e.centre_code AND r.report_date = e.report_date)
 ),
 grid AS (
@@ -56,7 +57,7 @@ with_capacity AS (
            sum(g.declarations_lodged) OVER (
                PARTITION BY g.centre_code, g.report_date, g.direction) AS lodged_all_regimes
     FROM grid g
-    LEFT JOIN core.offices o
+    LEFT JOIN {{ source('core', 'offices') }} o
       ON o.office_code = g.centre_code
      AND g.report_date BETWEEN o.valid_from AND coalesce(o.valid_to, DATE '9999-12-31')
 )

@@ -4,25 +4,24 @@
 -- counts carry a change forward. A change carries forward to the latest night already built
 -- too: a rerun or backfill of an older night leaves no later day, week or month stale. A rerun
 -- with nothing new recomputes nothing.
-CREATE OR REPLACE TEMP TABLE refresh_days AS
 WITH night AS (
     SELECT
         getvariable('run_date')::DATE AS d,
-        NOT EXISTS (SELECT 1 FROM core.runs WHERE run_date = getvariable('run_date')
+        NOT EXISTS (SELECT 1 FROM {{ source('core', 'runs') }} WHERE run_date = getvariable('run_date')
                     AND finished_at IS NOT NULL) AS is_new,
-        EXISTS (SELECT 1 FROM core.pending_dates) AS changed,
-        (SELECT max(run_date) FROM core.runs WHERE finished_at IS NOT NULL) AS last_built
+        EXISTS (SELECT 1 FROM {{ source('core', 'pending_dates') }}) AS changed,
+        (SELECT max(run_date) FROM {{ source('core', 'runs') }} WHERE finished_at IS NOT NULL) AS last_built
 ),
 bounds AS (
     SELECT
         least(
-            (SELECT min(d) FROM core.pending_dates),
+            (SELECT min(d) FROM {{ source('core', 'pending_dates') }}),
             CASE WHEN night.is_new THEN coalesce(
-                (SELECT max(run_date) + 1 FROM core.runs
+                (SELECT max(run_date) + 1 FROM {{ source('core', 'runs') }}
                  WHERE finished_at IS NOT NULL AND run_date < night.d), night.d) END
         ) AS lo,
         greatest(
-            (SELECT max(d) FROM core.pending_dates),
+            (SELECT max(d) FROM {{ source('core', 'pending_dates') }}),
             CASE WHEN night.is_new OR night.changed THEN night.d END,
             CASE WHEN night.changed THEN night.last_built END
         ) AS hi
@@ -30,4 +29,4 @@ bounds AS (
 )
 SELECT CAST(d AS DATE) AS d
 FROM bounds, range(bounds.lo, bounds.hi + 1, INTERVAL 1 DAY) AS t(d)
-WHERE bounds.lo IS NOT NULL;
+WHERE bounds.lo IS NOT NULL

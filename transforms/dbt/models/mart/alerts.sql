@@ -1,21 +1,22 @@
+{{ config(refresh="as_of_date = getvariable('run_date') AND as_of_date NOT IN (SELECT run_date FROM core.published_nights)") }}
 -- mart.alerts: what needs attention tomorrow morning, one row per triggered condition of this
 -- run (as_of_date = the run's operating day), in Chinese and English, with its state against
 -- the previous published night. A published night's alerts are a record: never recomputed.
 WITH run AS (SELECT getvariable('run_date')::DATE AS run_day
-             WHERE getvariable('run_date')::DATE NOT IN (SELECT run_date FROM core.published_nights)),
+             WHERE getvariable('run_date')::DATE NOT IN (SELECT run_date FROM {{ source('core', 'published_nights') }})),
 busy AS (
     SELECT report_date, office_code, direction, 'utilization_high' AS kind, utilization AS value
-    FROM mart.office_daily, run WHERE report_date = run.run_day AND utilization > 0.85
+    FROM {{ ref('office_daily') }}, run WHERE report_date = run.run_day AND utilization > 0.85
     UNION ALL
     SELECT report_date, office_code, direction, 'load_factor_high', load_factor
-    FROM mart.office_daily, run WHERE report_date = run.run_day AND load_factor > 0.85
+    FROM {{ ref('office_daily') }}, run WHERE report_date = run.run_day AND load_factor > 0.85
     UNION ALL
     SELECT DISTINCT report_date, centre_code, direction, 'centre_load_factor_high', load_factor
-    FROM mart.centre_daily, run WHERE report_date = run.run_day AND load_factor > 0.85
+    FROM {{ ref('centre_daily') }}, run WHERE report_date = run.run_day AND load_factor > 0.85
 ),
 breach AS (
     SELECT office_code, direction, breach_date, breach_date - run.run_day AS days_left
-    FROM mart.capacity_outlook, run
+    FROM {{ ref('capacity_outlook') }}, run
     WHERE capacity_outlook.as_of_date = run.run_day
       AND breach_date <= run.run_day + 180
 ),
@@ -23,14 +24,14 @@ slow AS (
     -- at least 50 items released that day, as stay_slow counts 50 stays: on a handful of items
     -- one held parcel moves the share by a third, and the alert would say nothing about the office
     SELECT office_code, direction, share_within_24h
-    FROM mart.customs_dwell_daily, run
+    FROM {{ ref('customs_dwell_daily') }}, run
     WHERE release_date = run.run_day AND n_released >= 50 AND share_within_24h < 0.80
 ),
 missing AS (
-    SELECT DISTINCT office_code, missing_reason FROM mart.office_daily, run
+    SELECT DISTINCT office_code, missing_reason FROM {{ ref('office_daily') }}, run
     WHERE report_date = run.run_day AND NOT reported
     UNION
-    SELECT DISTINCT centre_code, missing_reason FROM mart.centre_daily, run
+    SELECT DISTINCT centre_code, missing_reason FROM {{ ref('centre_daily') }}, run
     WHERE report_date = run.run_day AND NOT reported
 ),
 stay_slow AS (
@@ -38,8 +39,8 @@ stay_slow AS (
     -- before (days with at least 50 stays, at least 7 of them)
     SELECT t.office_code, t.direction, t.stay_p90_h, median(h.stay_p90_h) AS median_28d
     FROM run
-    JOIN mart.office_stay_daily t ON t.departure_date = run.run_day
-    JOIN mart.office_stay_daily h
+    JOIN {{ ref('office_stay_daily') }} t ON t.departure_date = run.run_day
+    JOIN {{ ref('office_stay_daily') }} h
       ON h.scope = 'office' AND h.office_code = t.office_code AND h.direction = t.direction
      AND h.departure_date BETWEEN run.run_day - 28 AND run.run_day - 1 AND h.stay_n >= 50
     WHERE t.scope = 'office' AND t.stay_n >= 50
@@ -50,20 +51,20 @@ rejected AS (
     -- the rejected report(s) of each site for the day, with the rules they broke
     SELECT x.site_code AS office_code,
            string_agg(DISTINCT l.path || ' (' || coalesce(x.rules, '?') || ')', '; ') AS files
-    FROM core.rejected_reports x JOIN core.ledger l ON l.file_id = x.file_id, run
+    FROM {{ source('core', 'rejected_reports') }} x JOIN {{ source('core', 'ledger') }} l ON l.file_id = x.file_id, run
     WHERE x.report_date = run.run_day
     GROUP BY ALL
 ),
 quarantined AS (
-    SELECT path, feed, message FROM core.ledger, run
+    SELECT path, feed, message FROM {{ source('core', 'ledger') }}, run
     WHERE ledger.run_date = run.run_day AND status = 'quarantined' AND feed <> 'reference'
 ),
 -- A rejected reference changes nothing (the one in force stays), which is why it must be seen.
 reference_rejected AS (
     SELECT path, message,
-           (SELECT max(l.run_date) FROM core.ledger l
+           (SELECT max(l.run_date) FROM {{ source('core', 'ledger') }} l
             WHERE l.feed = 'reference' AND l.status = 'loaded') AS in_force_since
-    FROM core.ledger, run
+    FROM {{ source('core', 'ledger') }}, run
     WHERE ledger.run_date = run.run_day AND status = 'quarantined' AND feed = 'reference'
 ),
 alerts AS (
@@ -138,10 +139,15 @@ FROM reference_rejected, run
 -- State against the previous published night. The same condition is the same kind at the
 -- same site and direction; an alert about no site (a file) is a one-off event, always new.
 previous AS (
-    SELECT p.* FROM mart.alerts p
-    WHERE p.as_of_date = (SELECT max(n.run_date) FROM core.published_nights n, run
+{%- if is_incremental() %}
+    SELECT p.* FROM {{ this }} p
+    WHERE p.as_of_date = (SELECT max(n.run_date) FROM {{ source('core', 'published_nights') }} n, run
                           WHERE n.run_date < run.run_day)
       AND coalesce(p.state, '') <> 'resolved' AND p.office_code IS NOT NULL
+{%- else %}
+    -- the table's first build: no night was published before it (threshold typed as the table's)
+    SELECT * REPLACE (threshold::DOUBLE AS threshold), NULL::DATE AS first_fired FROM alerts WHERE false
+{%- endif %}
 ),
 banded AS (
     -- further thresholds: crossing one of them (or a rise in severity) is an escalation

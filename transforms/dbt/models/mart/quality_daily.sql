@@ -1,3 +1,6 @@
+-- A view, not a table: it shows the mart suites' results that validate_marts records after
+-- the marts are built, without a rebuild (publish copies it as a table).
+{{ config(materialized="view") }}
 -- mart.quality_daily: per feed and data day, the expectation results of each night that
 -- checked data of that day (a late file's results under its own day, with the night in
 -- run_date) and whether every expected office reported.
@@ -6,23 +9,23 @@ WITH expectation_results AS (
     SELECT feed, coalesce(report_date, run_date) AS report_date, rule AS check_name, expectation,
            column_name, severity, success, observed AS observed_value,
            unexpected_count AS rows_failed, NULL::VARCHAR AS offices_missing, suite, run_date
-    FROM core.quality_results
+    FROM {{ source('core', 'quality_results') }}
 ),
 freshness AS (
     SELECT 'exchange_office' AS feed, report_date,
            coalesce(list(DISTINCT office_code ORDER BY office_code) FILTER (WHERE NOT reported), []) AS missing
-    FROM mart.office_daily GROUP BY ALL
+    FROM {{ ref('office_daily') }} GROUP BY ALL
     UNION ALL
     SELECT 'customs_centre', report_date,
            coalesce(list(DISTINCT centre_code ORDER BY centre_code) FILTER (WHERE NOT reported), [])
-    FROM mart.centre_daily GROUP BY ALL
+    FROM {{ ref('centre_daily') }} GROUP BY ALL
 ),
 quarantined_by_day AS (
     -- row and file rules per feed and the day the data reports on (its date folder)
     SELECT l.feed, l.report_date, q.rule,
            CASE WHEN q.line IS NULL THEN 'file' ELSE 'row' END AS severity,
            count(DISTINCT (q.file_id, q.line)) AS n
-    FROM core.quarantine q JOIN core.ledger l USING (file_id)
+    FROM {{ source('core', 'quarantine') }} q JOIN {{ source('core', 'ledger') }} l USING (file_id)
     GROUP BY ALL
 )
 SELECT * FROM expectation_results
