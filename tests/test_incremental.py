@@ -8,12 +8,14 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from pipeline_helpers import DAILY_MARTS, copy_tree, day, diff, make_landing, paths_for, snapshot
+from transforms.history import event_files, open_history
 from transforms.pipeline import run_night
 
 pytestmark = pytest.mark.slow
@@ -112,10 +114,10 @@ def test_nightly_runs_equal_one_run_over_all_days(full_landing, one_shot_all, tm
     for n in range(1, 7):
         run_night(paths_for(full_landing, wh), day(n))
     assert not diff(snapshot(wh, DAILY_MARTS), snapshot(one_shot_all, DAILY_MARTS))
-    con = duckdb.connect(str(paths_for(full_landing, wh).state_db), read_only=True)
-    spanning = con.execute("""SELECT count(*) FROM (SELECT item_id FROM core.events
-                              GROUP BY item_id HAVING count(DISTINCT file_id) >= 3)""").fetchone()[0]
-    con.close()
+    history = open_history(paths_for(full_landing, wh))
+    files = event_files(history, [day(1) + timedelta(days=n) for n in range(-40, 7)])
+    spanning = duckdb.execute("""SELECT count(*) FROM (SELECT item_id FROM read_parquet(?)
+                                 GROUP BY item_id HAVING count(DISTINCT file_id) >= 3)""", [files]).fetchone()[0]
     assert spanning > 0, "the demo must have items whose events come in three or more files"
 
 
