@@ -3,13 +3,14 @@ state and come back on a late event, and a night killed between the DuckDB and t
 commits is finished by the next run, with the same marts and history as a clean run."""
 from __future__ import annotations
 
+import subprocess
 from datetime import timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from pipeline_helpers import DAILY_MARTS, day, diff, make_landing, paths_for, snapshot
+from pipeline_helpers import DAILY_MARTS, clearcap, day, diff, make_landing, paths_for, snapshot
 from transforms import core_build, history as H
 from transforms.pipeline import run_night
 
@@ -105,6 +106,25 @@ def test_a_night_killed_between_the_state_and_history_commits_is_finished_by_the
     con = duckdb.connect(str(paths_for(landing, wh).state_db), read_only=True)
     assert con.execute("SELECT count(*) FROM core.history_pending").fetchone()[0] == 0
     con.close()
+
+
+def test_a_night_run_by_the_clearcap_command_continues_the_in_process_nights(landing, clean, tmp_path):
+    """The SIGKILL test (test_incremental.py) builds nights in process and kills `clearcap run`
+    processes. The console script beside sys.executable imported another checkout's package
+    when worktrees shared a venv: code without the history layer ran night 6 on this layer's
+    state (a new, empty core.events; the nights before invisible to its timelines) and only
+    customs_dwell_daily came out different. The command the tests spawn must be this code."""
+    wh = tmp_path / "w.duckdb"
+    nightly(landing, wh, last=2)
+    subprocess.run(**clearcap("run", "--landing", str(landing), "--warehouse", str(wh), "--date", day(3).isoformat()),
+                   check=True, timeout=600, capture_output=True)
+    con = duckdb.connect(str(paths_for(landing, wh).state_db), read_only=True)
+    core = {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'core'").fetchall()}
+    con.close()
+    assert "events" not in core and "open_events" in core
+    run_night(paths_for(landing, wh), day(4))
+    assert not diff(snapshot(wh, DAILY_MARTS), snapshot(clean, DAILY_MARTS))
+    assert history_rows(wh, landing) == history_rows(clean, landing)
 
 
 def test_a_state_from_before_the_history_layer_is_refused(landing, tmp_path):
