@@ -80,6 +80,7 @@ SELECT item_id,
        strftime(e.t + INTERVAL 8 HOUR, '%Y-%m-%dT%H:%M:%S+08:00') AS event_time,
        getvariable('file_id')::BIGINT + (n % 24) AS file_id,
        row_number() OVER () AS line,
+       480 AS local_offset_min,
        (e.t)::DATE AS day
 FROM ev WHERE e.code IS NOT NULL
 """

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import shutil
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -13,6 +14,15 @@ from transforms.config import Paths
 DAILY_MARTS = ["office_daily", "customs_dwell_daily", "centre_daily", "national_daily",
                "lane_weekly", "destination_monthly", "capacity_outlook"]
 START = date(2026, 3, 2)
+REPO = Path(__file__).resolve().parents[1]
+
+
+def clearcap(*args: str) -> dict:
+    """subprocess arguments for the `clearcap` command of this checkout. Not the console script
+    beside sys.executable: it imports the package the venv was installed from, which is another
+    checkout's when worktrees share a venv (docs/decisions/0004). `-m` from the repo root puts
+    this checkout first on sys.path."""
+    return {"args": [sys.executable, "-m", "transforms.cli", *args], "cwd": REPO}
 
 
 def make_landing(root: Path, days: int = 6, scale: float = 0.02, seed: int = 11) -> Path:

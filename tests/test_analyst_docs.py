@@ -6,19 +6,16 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from pipeline_helpers import day, make_landing, paths_for
+from pipeline_helpers import REPO, clearcap, day, make_landing, paths_for
 from transforms.catalog import mart_tables
 from transforms.docs import reference_markdown
 from transforms.pipeline import run_night
 
-REPO = Path(__file__).resolve().parents[1]
-CLI = str(Path(sys.executable).with_name("clearcap"))
 
 
 @pytest.fixture(scope="module")
@@ -70,24 +67,24 @@ def test_analyst_queries_from_the_docs_run(warehouse, i):
 
 
 def test_sql_command_formats_and_stays_read_only(warehouse):
-    base = [CLI, "sql", "--warehouse", str(warehouse)]
-    table = subprocess.run(base + ["SELECT office_code, count(*) AS n FROM mart.office_daily GROUP BY 1 ORDER BY 1"],
+    base = ("sql", "--warehouse", str(warehouse))
+    table = subprocess.run(**clearcap(*base, "SELECT office_code, count(*) AS n FROM mart.office_daily GROUP BY 1 ORDER BY 1"),
                            capture_output=True, text=True, check=True).stdout
     assert "office_code" in table and "rows)" in table
-    rows = json.loads(subprocess.run(base + ["--format", "json", "SELECT count(*) AS n FROM mart.offices"],
+    rows = json.loads(subprocess.run(**clearcap(*base, "--format", "json", "SELECT count(*) AS n FROM mart.offices"),
                                      capture_output=True, text=True, check=True).stdout)
     con = duckdb.connect(str(warehouse), read_only=True)
     assert rows[0]["n"] == con.execute("SELECT count(*) FROM mart.offices").fetchone()[0]
     con.close()
-    csv_out = subprocess.run(base + ["--format", "csv", "SELECT 1 AS a, 'x' AS b"],
+    csv_out = subprocess.run(**clearcap(*base, "--format", "csv", "SELECT 1 AS a, 'x' AS b"),
                              capture_output=True, text=True, check=True).stdout
     assert csv_out.splitlines() == ["a,b", "1,x"]
-    write = subprocess.run(base + ["DELETE FROM mart.alerts"], capture_output=True, text=True)
+    write = subprocess.run(**clearcap(*base, "DELETE FROM mart.alerts"), capture_output=True, text=True)
     assert write.returncode != 0 and "read-only" in write.stderr.lower()
 
 
 def test_summary_is_bilingual_and_names_the_day(warehouse):
-    out = subprocess.run([CLI, "summary", "--warehouse", str(warehouse)], capture_output=True,
+    out = subprocess.run(**clearcap("summary", "--warehouse", str(warehouse)), capture_output=True,
                          text=True, check=True).stdout
     for needle in ("National headline", "全国概况", "Missing reports", "未报", "Alerts", "告警",
                    day(5).isoformat()):

@@ -36,7 +36,7 @@ def night(con, first_item: int, items: int, day: date, spread_days: int = 1):
                (i % 300)::DOUBLE AS weight_g, NULL::VARCHAR AS retention_code,
                NULL::VARCHAR AS reason_code, NULL::VARCHAR AS action_code,
                ({first_item} + i) % 5 AS file_id, i * 3 + k AS line,
-               'ignored' AS event_time
+               'ignored' AS event_time, 480 AS local_offset_min
         FROM range({first_item}, {first_item + items}) r(i),
              (VALUES (0, 'EMD'), (1, 'EDB'), (2, 'EDC')) c(k, code)""", params=[day])
 

@@ -8,12 +8,14 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from pipeline_helpers import DAILY_MARTS, copy_tree, day, diff, make_landing, paths_for, snapshot
+from pipeline_helpers import DAILY_MARTS, clearcap, copy_tree, day, diff, make_landing, paths_for, snapshot
+from transforms.history import event_files, open_history
 from transforms.pipeline import run_night
 
 pytestmark = pytest.mark.slow
@@ -112,10 +114,10 @@ def test_nightly_runs_equal_one_run_over_all_days(full_landing, one_shot_all, tm
     for n in range(1, 7):
         run_night(paths_for(full_landing, wh), day(n))
     assert not diff(snapshot(wh, DAILY_MARTS), snapshot(one_shot_all, DAILY_MARTS))
-    con = duckdb.connect(str(paths_for(full_landing, wh).state_db), read_only=True)
-    spanning = con.execute("""SELECT count(*) FROM (SELECT item_id FROM core.events
-                              GROUP BY item_id HAVING count(DISTINCT file_id) >= 3)""").fetchone()[0]
-    con.close()
+    history = open_history(paths_for(full_landing, wh))
+    files = event_files(history, [day(1) + timedelta(days=n) for n in range(-40, 7)])
+    spanning = duckdb.execute("""SELECT count(*) FROM (SELECT item_id FROM read_parquet(?)
+                                 GROUP BY item_id HAVING count(DISTINCT file_id) >= 3)""", [files]).fetchone()[0]
     assert spanning > 0, "the demo must have items whose events come in three or more files"
 
 
@@ -165,9 +167,8 @@ def test_reader_loop_counts_queries_during_a_real_run(full_landing, tmp_path):
     run_night(paths, day(1))
     reader = subprocess.Popen([sys.executable, "-c", READER, str(wh), "25"],
                               stdout=subprocess.PIPE, text=True)
-    cli = Path(sys.executable).with_name("clearcap")
-    subprocess.run([str(cli), "run", "--landing", str(full_landing), "--warehouse", str(wh),
-                    "--date", day(2).isoformat(), "--to", day(6).isoformat()], check=True, timeout=600)
+    subprocess.run(**clearcap("run", "--landing", str(full_landing), "--warehouse", str(wh),
+                              "--date", day(2).isoformat(), "--to", day(6).isoformat()), check=True, timeout=600)
     out, _ = reader.communicate(timeout=120)
     result = [line for line in out.splitlines() if line.startswith("RESULT")][0].split()
     assert int(result[2]) == 0, out
@@ -180,11 +181,9 @@ def test_sigkill_mid_run_keeps_previous_warehouse_and_next_run_completes(full_la
     paths = paths_for(full_landing, wh)
     run_night(paths, day(3))
     published = snapshot(wh)
-    cli = Path(sys.executable).with_name("clearcap")
-    cmd = [str(cli), "run", "--landing", str(full_landing), "--warehouse", str(wh),
-           "--date", day(6).isoformat()]
+    cmd = clearcap("run", "--landing", str(full_landing), "--warehouse", str(wh), "--date", day(6).isoformat())
     for delay in (2.0, 6.0, 9.0):
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(**cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
@@ -195,7 +194,7 @@ def test_sigkill_mid_run_keeps_previous_warehouse_and_next_run_completes(full_la
         con.close()
         if run_date == day(3):
             assert not diff(current, published)
-    subprocess.run(cmd, check=True, timeout=600, capture_output=True)
+    subprocess.run(**cmd, check=True, timeout=600, capture_output=True)
     assert not diff(snapshot(wh, DAILY_MARTS), snapshot(one_shot_all, DAILY_MARTS))
     con = duckdb.connect(str(wh), read_only=True)
     assert con.execute("SELECT count(*) FROM mart.load_ledger WHERE rows_read <> "

@@ -19,6 +19,10 @@ EVENT_LOOKBACK_DAYS = 30
 # publications keep their snapshots (and so their files) for readers that still hold them.
 HISTORY_YEARS = int(os.environ.get("CLEARCAP_HISTORY_YEARS", "5"))
 KEEP_PUBLICATIONS = int(os.environ.get("CLEARCAP_KEEP_PUBLICATIONS", "3"))
+# An item with no event for this many days leaves the private state (core.open_events); a late
+# event reads its events back from the history. More than the event lookback, so a night's own
+# events never leave the state that night; 120 > the demo's 90 days.
+ITEM_WINDOW_DAYS = int(os.environ.get("CLEARCAP_ITEM_WINDOW_DAYS", "120"))
 
 
 def datadocs_nights() -> int:

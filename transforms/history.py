@@ -3,8 +3,8 @@
 The only code that opens the Iceberg catalog. Two tables, both in namespace `history`:
 
 - `history.events`: every deduplicated item event, partitioned by `day(event_utc)`, each data
-  file sorted by (item_id, event_utc). `event_local` and the raw `event_time` text are not
-  stored: they derive from `event_utc` and the office's time zone.
+  file sorted by (item_id, event_utc). `event_local` is stored as its offset from `event_utc`
+  in minutes (`local_offset_min`); the raw `event_time` text is not stored.
 - `history.item_days`: (item_id, first_day, last_day) of each night's events per item,
   partitioned by `month(first_day)`, sorted by item_id: a timeline by S10 id reads this small
   index first, then only the item's day partitions. An item seen on several nights has a row
@@ -37,7 +37,7 @@ from pyiceberg.table import Table
 from pyiceberg.table.refs import SnapshotRefType
 from pyiceberg.table.sorting import SortField, SortOrder
 from pyiceberg.transforms import DayTransform, IdentityTransform, MonthTransform
-from pyiceberg.types import DateType, DoubleType, LongType, NestedField, StringType, TimestampType
+from pyiceberg.types import DateType, DoubleType, IntegerType, LongType, NestedField, StringType, TimestampType
 
 from transforms.config import Paths
 
@@ -54,7 +54,11 @@ _EVENT_FIELDS = [("item_id", StringType()), ("event_code", StringType()),
                  ("origin_country", StringType()), ("destination_country", StringType()),
                  ("weight_g", DoubleType()), ("retention_code", StringType()),
                  ("reason_code", StringType()), ("action_code", StringType()),
-                 ("file_id", LongType()), ("line", LongType())]
+                 ("file_id", LongType()), ("line", LongType()),
+                 # event_local - event_utc: the office's wall clock exactly as staging derived it
+                 # (offset given, or the zone of the reference row valid then), one small integer
+                 # per office and season that compresses to almost nothing
+                 ("local_offset_min", IntegerType())]
 EVENT_COLUMNS = [name for name, _ in _EVENT_FIELDS]
 EVENTS_SCHEMA = Schema(*(NestedField(i, name, t, required=False)
                          for i, (name, t) in enumerate(_EVENT_FIELDS, start=1)))
@@ -149,6 +153,51 @@ def append_events(history: History, events: duckdb.DuckDBPyRelation | pa.Table, 
         history.item_days.append(days.cast(history.item_days.schema().as_arrow()), snapshot_properties=props)
     if scratch is not None:
         scratch.close()
+    return history.refresh()
+
+
+def _copy_partitions(con: duckdb.DuckDBPyConnection, table: Table, select: str, key: str,
+                     order: str, batch_id: str) -> list[str]:
+    """COPY the rows of `select` (a query over temp.history_batch) to one zstd Parquet file per
+    value of the partition key `key`, each sorted by `order`, under the table's data folder;
+    returns the paths. The rows are sorted once by (key, order) into a temp table, so each
+    partition's COPY reads only its own row groups (zone maps)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE history_part AS SELECT {key} AS _part, * FROM ({select}) "
+                f"ORDER BY _part, {order}")
+    data = Path(_local(table.location())) / "data"
+    paths = []
+    for (part,) in con.execute("SELECT DISTINCT _part FROM temp.history_part ORDER BY 1").fetchall():
+        target = data / f"{part.isoformat()}" / f"clearcap-{batch_id}.parquet"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        con.execute("COPY (SELECT * EXCLUDE (_part) FROM temp.history_part WHERE _part = ? "
+                    f"ORDER BY {order}) TO ? (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 131072)",
+                    [part, str(target)])
+        paths.append(str(target))
+    con.execute("DROP TABLE temp.history_part")
+    return paths
+
+
+def add_events(history: History, con: duckdb.DuckDBPyConnection, batch_id: str) -> History:
+    """Append the rows of `temp.history_batch` (on `con`; the history columns, others are
+    ignored) and their items' days, as `append_events` does, but written by DuckDB `COPY` (one
+    file per event day / first-day month) and registered with `add_files`: pyarrow's write plus
+    pyiceberg's own statistics cost several times more on a large night (docs/decisions/0004).
+    Idempotent per batch id and table, like `append_events`. Returns the refreshed History."""
+    props = {BATCH_PROPERTY: batch_id}
+    # add_files' duplicate check lists every data file of the table: linear in history. The
+    # batch id in each path and the committed() check already make a file land once.
+    if not committed(history.events, batch_id):
+        paths = _copy_partitions(con, history.events, f"SELECT {', '.join(EVENT_COLUMNS)} FROM temp.history_batch",
+                                 "event_utc::DATE", "item_id, event_utc", batch_id)
+        if paths:
+            history.events.add_files(paths, snapshot_properties=props, check_duplicate_files=False)
+    if not committed(history.item_days, batch_id):
+        paths = _copy_partitions(
+            con, history.item_days,
+            "SELECT item_id, min(event_utc)::DATE AS first_day, max(event_utc)::DATE AS last_day "
+            "FROM temp.history_batch GROUP BY item_id", "date_trunc('month', first_day)::DATE", "item_id", batch_id)
+        if paths:
+            history.item_days.add_files(paths, snapshot_properties=props, check_duplicate_files=False)
     return history.refresh()
 
 

@@ -111,7 +111,7 @@ def validate_batch(paths: Paths, run_date: date) -> dict:
 def build_core(paths: Paths, run_date: date) -> dict:
     with state(paths) as con:
         _same_batch(con, run_date)
-        return core_build.build_core(con, run_date)
+        return core_build.build_core(con, run_date, paths)
 
 
 def build_marts(paths: Paths, run_date: date) -> dict:

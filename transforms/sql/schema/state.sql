@@ -61,13 +61,20 @@ CREATE TABLE IF NOT EXISTS core.centre_rows (
     pending_close BIGINT, extra VARCHAR
 );
 
-CREATE TABLE IF NOT EXISTS core.events (
+-- Events of the open items: every event of each item with an event in the last
+-- CLEARCAP_ITEM_WINDOW_DAYS (transforms/core_build.py). All events, open or not, are in the
+-- history (transforms/history.py); `batch` names the night that added a row and is in
+-- core.history_pending until that night's rows are in the history too.
+CREATE TABLE IF NOT EXISTS core.open_events (
     item_id VARCHAR, event_code VARCHAR, event_utc TIMESTAMP, office_code VARCHAR,
     event_local TIMESTAMP,                -- wall clock at the office (its tz)
     next_office_code VARCHAR, mail_class VARCHAR, origin_country VARCHAR,
     destination_country VARCHAR, weight_g DOUBLE, retention_code VARCHAR, reason_code VARCHAR,
-    action_code VARCHAR, event_time VARCHAR, file_id BIGINT, line BIGINT
+    action_code VARCHAR, file_id BIGINT, line BIGINT, batch BIGINT
 );
+
+-- Nights committed to the state whose new events are not yet in the history.
+CREATE TABLE IF NOT EXISTS core.history_pending (batch BIGINT PRIMARY KEY, run_date DATE);
 
 -- One clearance per item, office and direction (WCO TRS / UPU PRIME definitions).
 CREATE TABLE IF NOT EXISTS core.clearance (

@@ -1,0 +1,138 @@
+"""The nightly core build on the Iceberg history (docs/decisions/0004): closed items leave the
+state and come back on a late event, and a night killed between the DuckDB and the Iceberg
+commits is finished by the next run, with the same marts and history as a clean run."""
+from __future__ import annotations
+
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipeline_helpers import DAILY_MARTS, clearcap, day, diff, make_landing, paths_for, snapshot
+from transforms import core_build, history as H
+from transforms.pipeline import run_night
+
+pytestmark = pytest.mark.slow
+NIGHTS = 4
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory) -> Path:
+    return make_landing(tmp_path_factory.mktemp("wiring"), days=NIGHTS, scale=0.01, seed=5)
+
+
+def nightly(landing: Path, wh: Path, last: int = NIGHTS) -> None:
+    for n in range(1, last + 1):
+        run_night(paths_for(landing, wh), day(n))
+
+
+def history_rows(wh: Path, landing: Path) -> tuple:
+    """Count and hash of every history event (all columns), and the item_days index."""
+    h = H.open_history(paths_for(landing, wh))
+    files = H.event_files(h, [day(1) + timedelta(days=n) for n in range(-40, NIGHTS + 2)])
+    cols = ", ".join(H.EVENT_COLUMNS)
+    events = duckdb.execute(f"SELECT count(*), sum(hash({cols})) FROM read_parquet(?)", [files]).fetchone()
+    index = duckdb.execute("SELECT count(*), sum(hash(item_id, first_day, last_day)) FROM read_parquet(?)",
+                           [H.item_day_files(h)]).fetchone()
+    return events, index
+
+
+def unreferenced(wh: Path, landing: Path) -> list[str]:
+    h = H.open_history(paths_for(landing, wh))
+    keep = H._referenced(h.events) | H._referenced(h.item_days)
+    return [str(p) for p in paths_for(landing, wh).history_dir.rglob("*.parquet") if str(p) not in keep]
+
+
+@pytest.fixture(scope="module")
+def clean(landing, tmp_path_factory) -> Path:
+    wh = tmp_path_factory.mktemp("clean") / "w.duckdb"
+    nightly(landing, wh)
+    return wh
+
+
+def test_closed_items_reopened_from_history_give_the_same_marts(landing, clean, tmp_path, monkeypatch):
+    """Window 0: every item leaves the state the night after its last event, so each later event
+    of an item reads its earlier events back from the history."""
+    monkeypatch.setattr(core_build, "ITEM_WINDOW_DAYS", 0)
+    wh = tmp_path / "w.duckdb"
+    nightly(landing, wh)
+    assert not diff(snapshot(wh, DAILY_MARTS), snapshot(clean, DAILY_MARTS))
+    assert history_rows(wh, landing) == history_rows(clean, landing)
+    con = duckdb.connect(str(paths_for(landing, wh).state_db), read_only=True)
+    reopened, kept = con.execute("SELECT count(*) FILTER (WHERE batch IS NULL), count(*) FROM core.open_events").fetchone()
+    con.close()
+    con = duckdb.connect(str(paths_for(landing, clean).state_db), read_only=True)
+    kept_clean = con.execute("SELECT count(*) FROM core.open_events").fetchone()[0]
+    con.close()
+    assert reopened > 0, "no late event of a closed item: the reopen path was not exercised"
+    assert kept < kept_clean
+
+
+class Killed(Exception):
+    pass
+
+
+@pytest.mark.parametrize("where", ["before_history_commit", "between_the_two_tables", "after_history_commit"])
+def test_a_night_killed_between_the_state_and_history_commits_is_finished_by_the_rerun(
+        landing, clean, tmp_path, monkeypatch, where):
+    wh = tmp_path / "w.duckdb"
+    nightly(landing, wh, last=2)
+    real_add_files = H.Table.add_files
+    calls = []
+
+    def add_files(self, *args, **kwargs):
+        calls.append(self.name())
+        if where == "before_history_commit":
+            raise Killed  # the night's files are written, no snapshot lists them: orphans
+        if where == "between_the_two_tables" and len(calls) == 2:
+            raise Killed  # history.events committed, history.item_days not
+        real_add_files(self, *args, **kwargs)
+        if where == "after_history_commit" and len(calls) == 2:
+            raise Killed  # both committed, core.history_pending still names the night
+
+    monkeypatch.setattr(H.Table, "add_files", add_files)
+    with pytest.raises(Killed):
+        run_night(paths_for(landing, wh), day(3))
+    monkeypatch.setattr(H.Table, "add_files", real_add_files)
+    if where == "before_history_commit":
+        assert unreferenced(wh, landing), "the killed append should have left its files behind"
+    run_night(paths_for(landing, wh), day(3))  # the rerun
+    run_night(paths_for(landing, wh), day(4))
+    assert not diff(snapshot(wh, DAILY_MARTS), snapshot(clean, DAILY_MARTS))
+    assert history_rows(wh, landing) == history_rows(clean, landing)
+    assert unreferenced(wh, landing) == []
+    con = duckdb.connect(str(paths_for(landing, wh).state_db), read_only=True)
+    assert con.execute("SELECT count(*) FROM core.history_pending").fetchone()[0] == 0
+    con.close()
+
+
+def test_a_night_run_by_the_clearcap_command_continues_the_in_process_nights(landing, clean, tmp_path):
+    """The SIGKILL test (test_incremental.py) builds nights in process and kills `clearcap run`
+    processes. The console script beside sys.executable imported another checkout's package
+    when worktrees shared a venv: code without the history layer ran night 6 on this layer's
+    state (a new, empty core.events; the nights before invisible to its timelines) and only
+    customs_dwell_daily came out different. The command the tests spawn must be this code."""
+    wh = tmp_path / "w.duckdb"
+    nightly(landing, wh, last=2)
+    subprocess.run(**clearcap("run", "--landing", str(landing), "--warehouse", str(wh), "--date", day(3).isoformat()),
+                   check=True, timeout=600, capture_output=True)
+    con = duckdb.connect(str(paths_for(landing, wh).state_db), read_only=True)
+    core = {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'core'").fetchall()}
+    con.close()
+    assert "events" not in core and "open_events" in core
+    run_night(paths_for(landing, wh), day(4))
+    assert not diff(snapshot(wh, DAILY_MARTS), snapshot(clean, DAILY_MARTS))
+    assert history_rows(wh, landing) == history_rows(clean, landing)
+
+
+def test_a_state_from_before_the_history_layer_is_refused(landing, tmp_path):
+    wh = tmp_path / "w.duckdb"
+    paths = paths_for(landing, wh)
+    paths.state_dir.mkdir(parents=True)
+    con = duckdb.connect(str(paths.state_db))
+    con.execute("CREATE SCHEMA core; CREATE TABLE core.events (item_id VARCHAR)")
+    con.close()
+    with pytest.raises(RuntimeError, match="no migration.*run the nights again from the landing zone"):
+        run_night(paths, day(1))
