@@ -33,9 +33,10 @@ def history_rows(wh: Path, landing: Path) -> tuple:
     h = H.open_history(paths_for(landing, wh))
     files = H.event_files(h, [day(1) + timedelta(days=n) for n in range(-40, NIGHTS + 2)])
     cols = ", ".join(H.EVENT_COLUMNS)
-    events = duckdb.execute(f"SELECT count(*), sum(hash({cols})) FROM read_parquet(?)", [files]).fetchone()
-    index = duckdb.execute("SELECT count(*), sum(hash(item_id, first_day, last_day)) FROM read_parquet(?)",
-                           [H.item_day_files(h)]).fetchone()
+    with duckdb.connect() as con:  # not the module's default connection other tests share
+        events = con.execute(f"SELECT count(*), sum(hash({cols})) FROM read_parquet(?)", [files]).fetchone()
+        index = con.execute("SELECT count(*), sum(hash(item_id, first_day, last_day)) FROM read_parquet(?)",
+                            [H.item_day_files(h)]).fetchone()
     return events, index
 
 

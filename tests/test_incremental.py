@@ -116,8 +116,9 @@ def test_nightly_runs_equal_one_run_over_all_days(full_landing, one_shot_all, tm
     assert not diff(snapshot(wh, DAILY_MARTS), snapshot(one_shot_all, DAILY_MARTS))
     history = open_history(paths_for(full_landing, wh))
     files = event_files(history, [day(1) + timedelta(days=n) for n in range(-40, 7)])
-    spanning = duckdb.execute("""SELECT count(*) FROM (SELECT item_id FROM read_parquet(?)
-                                 GROUP BY item_id HAVING count(DISTINCT file_id) >= 3)""", [files]).fetchone()[0]
+    with duckdb.connect() as con:  # not the module's default connection other tests share
+        spanning = con.execute("""SELECT count(*) FROM (SELECT item_id FROM read_parquet(?)
+                                  GROUP BY item_id HAVING count(DISTINCT file_id) >= 3)""", [files]).fetchone()[0]
     assert spanning > 0, "the demo must have items whose events come in three or more files"
 
 
