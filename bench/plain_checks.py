@@ -38,6 +38,8 @@ def failing_condition(etype: str, kw: dict) -> str | None:
     c = _q(kw["column"]) if "column" in kw else None
     if etype == "expect_column_values_to_not_be_null":
         return f"{c} IS NULL"
+    if etype == "expect_column_values_to_be_null":
+        return f"{c} IS NOT NULL"
     if etype == "expect_column_values_to_be_in_set":
         return f"{c} IS NOT NULL AND {c} NOT IN ({', '.join(_lit(v) for v in kw['value_set'])})"
     if etype == "expect_column_values_to_be_between":
