@@ -1,22 +1,18 @@
-"""python -m bench.gx_engine [--state STATE_DB] [--reps 3]
+"""python -m bench.gx_engine [--state STATE_DB] [--reps 3] [--only VARIANT ...]
 
-The quality gate's custom GX execution engine (transforms/quality/gx_duckdb.py) against GX's own
-SQL datasource (`data_sources.add_sql`, SQLAlchemy through duckdb-engine, a `creator` handing out
-cursors of the same DuckDB connection), running the same suites (expectations/*.json) on the
-same staging and mart tables: seconds, and whether each engine gives the same outcome per rule
-(success, unexpected count) and the same failing row ids (what the quarantine deletes by
-`_row_id`). Figures for docs/decisions/0005-gx-engine.md.
+The quality gate (transforms.quality.validate_many: GX's own SQL datasource with the three
+settings its module docstring explains) against GX's SQL datasource without them, running the
+same suites (expectations/*.json) on the same staging and mart tables: seconds, CPU seconds,
+and whether each variant gives the same outcome per rule (success, unexpected count) and the
+same failing row ids (what the quarantine deletes by `_row_id`). docs/decisions/0005-gx-engine.md
+has the figures, and those of the custom execution engine it replaced (this file at e008925).
 
 Without --state it builds one: the demo landing of 5 days at scale 0.2, one night (day 5).
-Variants of the SQL datasource, each only public configuration plus what the variant names:
-  sql            `add_sql(connection_string="duckdb:///:memory:", kwargs={"creator": ...})`
-  sql+autocommit the same, the creator's DBAPI connection with begin() and rollback() no-ops
-                 (SQLAlchemy's Connection.close() rolls back before GX fetches the metrics, and
-                 duckdb-engine has no AUTOCOMMIT isolation level to say so)
-  sql+autocommit+query  the same with query assets (`SELECT * FROM schema.table`): duckdb-engine's
-                 column reflection fails on DuckDB 2.0 and GX's fallback probe drops the schema
-  sql+autocommit+query+pgregex  the same, the datasource's execution engine told to render regex
-                 as PostgreSQL (`dialect_module`; GX knows no regex for a dialect named duckdb)
+  in use          quality.validate_many
+  sql            `add_sql(connection_string="duckdb://", kwargs={"creator": <cursor of con>})`
+  sql+query      the same with query assets (`SELECT * FROM schema.table`) instead of table assets
+  sql+autocommit the creator's cursors in autocommit (begin and rollback do nothing)
+  sql+autocommit+query  both; what the gate adds to it is the regex rendering (dialect_module)
 """
 from __future__ import annotations
 
@@ -57,37 +53,24 @@ def _checks(con) -> tuple[list, list]:
     return batch, marts
 
 
-def _sql_validate_many(con, checks, id_column, autocommit: bool, query: bool = False,
-                       pgregex: bool = False):
-    """quality.engine.validate_many's loop on GX's own SQL datasource (no custom engine)."""
+def _sql_validate_many(con, checks, id_column, autocommit: bool, query: bool = False):
+    """quality.engine.validate_many's loop on GX's SQL datasource without (all of) its settings."""
     from duckdb_engine import ConnectionWrapper
 
     from transforms.quality import SuiteRun
     from transforms.quality import engine as E
 
-    class Autocommit(ConnectionWrapper):
-        # DuckDB in autocommit: no transaction to open, nothing to roll back, keep the result
-        def begin(self) -> None:
-            pass
-
-        def rollback(self) -> None:
-            pass
-
-    wrap = Autocommit if autocommit else ConnectionWrapper
+    wrap = E._AutocommitCursor if autocommit else ConnectionWrapper
     ctx = E._context()
-    ds = ctx.data_sources.add_sql(name="sql", connection_string="duckdb:///:memory:",
+    ds = ctx.data_sources.add_sql(name="sql", connection_string="duckdb://",
                                   kwargs={"creator": lambda: wrap(con.cursor())})
-    if pgregex:
-        import sqlalchemy.dialects.postgresql as pg
-
-        ds.get_execution_engine().dialect_module = pg
     runs = []
     try:
         for n, (table, suite_name) in enumerate(checks):
             schema, name = E._split_table(table)
             cols = E._columns(con, schema, name)
             qualified = ".".join(E.quote_ident(p) for p in (schema, name) if p)
-            batch_query = f"SELECT * FROM {qualified}" if query else None
+            batch_query = f"SELECT * FROM {qualified}"
             if query:
                 asset = ds.add_query_asset(f"{n}_{table}", query=batch_query)
             else:
@@ -102,13 +85,11 @@ def _sql_validate_many(con, checks, id_column, autocommit: bool, query: bool = F
             outcomes = [E._outcome(evr, use_id, batch_query, qualified) for evr in result.results]
             runs.append(SuiteRun(table=table, suite_name=suite_name, outcomes=outcomes, result=result))
     finally:
-        ex = ds._execution_engine
-        if ex is not None:
-            ex.engine.dispose()
+        ds.get_execution_engine().engine.dispose()
     return runs
 
 
-def _custom(con, checks, id_column):
+def _in_use(con, checks, id_column):
     from transforms import quality
 
     return quality.validate_many(con, checks, id_column=id_column, raise_on_error=False).runs
@@ -148,16 +129,15 @@ def main(argv=None) -> int:
     print(f"GX import {time.perf_counter() - t0:.1f} s")
 
     engines = {
-        "custom": lambda c, i: _custom(con, c, i),
+        "in use": lambda c, i: _in_use(con, c, i),
         "sql": lambda c, i: _sql_validate_many(con, c, i, autocommit=False),
+        "sql+query": lambda c, i: _sql_validate_many(con, c, i, autocommit=False, query=True),
         "sql+autocommit": lambda c, i: _sql_validate_many(con, c, i, autocommit=True),
         "sql+autocommit+query": lambda c, i: _sql_validate_many(con, c, i, autocommit=True, query=True),
-        "sql+autocommit+query+pgregex": lambda c, i: _sql_validate_many(
-            con, c, i, autocommit=True, query=True, pgregex=True),
     }
     if a.only:
         engines = {k: v for k, v in engines.items() if k in a.only}
-    _custom(con, batch, "_row_id")  # warm-up (GX's first validation registers its metrics)
+    _in_use(con, batch, "_row_id")  # warm-up (GX's first validation registers its metrics)
     results, broken = {}, set()
     seconds, cpu = {name: [] for name in engines}, {name: [] for name in engines}
     for _ in range(a.reps):  # interleaved: the machine's load changes alike for every engine
@@ -174,9 +154,9 @@ def main(argv=None) -> int:
             seconds[name].append(time.perf_counter() - t0)
             cpu[name].append(time.process_time() - c0)
             results[name] = _summary(con, runs)
-    ref = results["custom"]
+    ref = results["in use"]
     print(f"\n{len(ref)} expectations on {len(batch)} staging + {len(marts)} mart tables, "
-          f"{sum(not v['success'] for v in ref.values())} failing on the custom engine; "
+          f"{sum(not v['success'] for v in ref.values())} failing in use; "
           f"median of {a.reps} runs (warm)")
     for name, summary in results.items():
         errors = [k for k, v in summary.items() if v["error"]]
@@ -193,9 +173,9 @@ def main(argv=None) -> int:
         for k in [k for k in failing if k not in same_ids][:5]:
             got = summary.get(k, {}).get("ids")
             desc = got if isinstance(got, str) or got is None else f"{len(got)} ids"
-            print(f"      ids differ {k[0]} {k[1]} ({k[2]}): custom {len(ref[k]['ids'])} ids, {name} {desc}")
+            print(f"      ids differ {k[0]} {k[1]} ({k[2]}): in use {len(ref[k]['ids'])} ids, {name} {desc}")
         for k in [k for k in ref if k not in same and not summary.get(k, {}).get("error")][:5]:
-            print(f"      outcome differs {k[0]} {k[1]} ({k[2]}): custom {ref[k]['success']}/{ref[k]['unexpected']}, "
+            print(f"      outcome differs {k[0]} {k[1]} ({k[2]}): in use {ref[k]['success']}/{ref[k]['unexpected']}, "
                   f"{name} {summary[k]['success']}/{summary[k]['unexpected']}")
     con.close()
     return 0
