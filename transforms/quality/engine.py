@@ -38,6 +38,8 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 import duckdb  # noqa: E402
 import great_expectations as gx  # noqa: E402
+import sqlalchemy.dialects.postgresql  # noqa: E402
+from duckdb_engine import ConnectionWrapper  # noqa: E402
 from great_expectations.core.run_identifier import RunIdentifier  # noqa: E402
 from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
 from great_expectations.data_context.types.resource_identifiers import (  # noqa: E402
@@ -48,8 +50,6 @@ from great_expectations.data_context.types.resource_identifiers import (  # noqa
 from transforms.db import quote_ident  # noqa: E402
 from . import RuleOutcome, SuiteRun, Report, QualityError, load_suite_json  # noqa: E402
 from . import s10 as _s10  # noqa: E402,F401  (registers expect_column_values_to_be_valid_s10)
-import sqlalchemy.dialects.postgresql  # noqa: E402
-from duckdb_engine import ConnectionWrapper  # noqa: E402
 
 PARTIAL_UNEXPECTED = 20
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
