@@ -31,23 +31,51 @@ def test_unit_tests_pass(empty_state):
     res = dbt_runner.invoke(empty_state, empty_state.parent / "dbt", DAY,
                             ["test", "--select", "test_type:unit"])
     names = {r.node.name for r in res.result.results}
-    assert {"office_daily_sums_mail_classes_and_rates",
-            "customs_dwell_daily_percentiles_and_stock"} <= names
+    assert set(WRONG_EXPECTATIONS) <= names
+    # every mart with a formula has its unit tests
+    assert {r.node.tested_node_unique_id.rsplit(".", 1)[-1] for r in res.result.results} >= {
+        "office_daily", "customs_dwell_daily", "national_daily", "office_stay_daily", "lane_weekly",
+        "capacity_outlook", "alerts", "centre_daily", "reconciliation_daily", "destination_monthly"}
     assert all(str(r.status) == "pass" for r in res.result.results)
 
 
+# one expected value of each unit test, and a wrong value for it
+WRONG_EXPECTATIONS = {
+    "office_daily_sums_mail_classes_and_rates": ("backlog_days: 0.6", "backlog_days: 0.5"),
+    "customs_dwell_daily_percentiles_and_stock": ("dwell_p95_h: 43.5", "dwell_p95_h: 43.6"),
+    "national_daily_sums_reporting_offices_and_pools_dwell": ("offices_expected: 4", "offices_expected: 5"),
+    "office_stay_daily_steps_per_office_and_national": ("to_customs_p95_h: 9.5", "to_customs_p95_h: 9.0"),
+    "lane_weekly_iso_week_across_the_year_end": ("items_dispatched: 7", "items_dispatched: 8"),
+    "destination_monthly_share_and_growth": ("growth_yoy: -0.5", "growth_yoy: -0.4"),
+    "reconciliation_daily_tolerance_of_five_percent_at_least_twenty": ("tolerance: 50.0", "tolerance: 45.0"),
+    "centre_daily_regimes_load_factor_and_missing_centres": ("missing_reason: rejected", "missing_reason: not_received"),
+    "capacity_outlook_windows_growth_and_breach": ("breach_date: 2027-04-22", "breach_date: 2027-04-23"),
+    "capacity_outlook_growth_is_exp_30_slope_minus_1": ("growth_monthly: 0.0", "growth_monthly: 0.01"),
+    "alerts_conditions_of_a_first_night": ("(20 days)", "(21 days)"),
+    "alerts_state_against_the_previous_published_night": ("state: escalated", "state: continuing"),
+}
+
+
 def test_a_wrong_expectation_fails(empty_state, tmp_path, monkeypatch):
-    """The unit tests compare: the same project with one expected value changed fails."""
+    """The unit tests compare: the same project with one expected value of each test changed
+    fails every one of them."""
     import shutil
 
     project = tmp_path / "project"
     shutil.copytree(dbt_runner.PROJECT_DIR, project)
     tests = project / "models" / "mart" / "_mart_unit_tests.yml"
-    tests.write_text(tests.read_text(encoding="utf-8").replace("dwell_p95_h: 43.5", "dwell_p95_h: 43.6"),
-                     encoding="utf-8")
+    head, *blocks = re.split(r"(?m)^(?=  - name: )", tests.read_text(encoding="utf-8"))
+    for i, block in enumerate(blocks):
+        name = re.match(r"  - name: (\w+)", block).group(1)
+        good, bad = WRONG_EXPECTATIONS[name]
+        expected = block[block.index("    expect:"):]
+        assert good in expected, (name, good)
+        blocks[i] = block.replace(expected, expected.replace(good, bad, 1))
+    tests.write_text(head + "".join(blocks), encoding="utf-8")
     monkeypatch.setattr(dbt_runner, "PROJECT_DIR", project)
-    with pytest.raises(dbt_runner.DbtFailed, match="customs_dwell_daily_percentiles_and_stock"):
+    with pytest.raises(dbt_runner.DbtFailed) as failed:
         dbt_runner.invoke(empty_state, tmp_path / "dbt", DAY, ["test", "--select", "test_type:unit"])
+    assert {n for n in WRONG_EXPECTATIONS if f"{n}: " not in str(failed.value)} == set()
 
 
 def test_state_file_free_after_dbt(empty_state):

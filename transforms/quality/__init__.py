@@ -5,7 +5,7 @@ Contract (docs/architecture.md, "Quality contract")::
     validate(con, table, suite_name, id_column="_row_id", where=None) -> list[RuleOutcome]
 
 Importing this package does NOT import great_expectations (about 9 s): the GX machinery lives
-in ``transforms.quality.engine`` / ``gx_duckdb`` / ``s10`` and is imported on first use, so the
+in ``transforms.quality.engine`` / ``s10`` and is imported on first use, so the
 Airflow DAG can import ``transforms`` at parse time.
 
 Pinned behaviour relied upon (tests/test_quality_engine.py fails if an upgrade breaks it):

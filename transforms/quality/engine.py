@@ -1,6 +1,25 @@
 """GX runner: suites from ``expectations/*.json`` validated in DuckDB, outcomes, Data Docs.
 
 This module imports great_expectations (~9 s cold): ``transforms.quality`` imports it lazily.
+
+The suites run on GX's own SQL datasource (``data_sources.add_sql``, SQLAlchemy through
+duckdb-engine) whose engine hands out cursors of the caller's open DuckDB connection (a cursor
+is a second connection to the same database instance; closing it leaves ``con`` open; it does
+not see what ``con`` has not committed). Three settings make it work on DuckDB (GX 1.24.1,
+duckdb-engine 0.17, duckdb 2.0.1, SQLAlchemy 2.1; docs/decisions/0005-gx-engine.md has the
+figures; tests/test_quality_engine.py fails when an upgrade changes what they rely on):
+
+* The cursors are in autocommit (``_AutocommitCursor``: begin and rollback do nothing). GX runs
+  every metric query inside ``with connection:`` and fetches after the block; SQLAlchemy's
+  close rolls back, and a ROLLBACK on a DuckDB connection discards its pending result, so every
+  metric came back empty. duckdb-engine has no AUTOCOMMIT isolation level to say this with.
+* Every batch is a query asset (``SELECT * FROM schema.table``): duckdb-engine's column
+  reflection queries ``pg_catalog.pg_collation``, which DuckDB 2.0 lacks, and GX's fallback probe
+  for a table asset drops the schema.
+* The execution engine renders regex as PostgreSQL (``dialect_module``): GX knows no regex
+  syntax for a dialect named duckdb. duckdb-engine's dialect derives from PostgreSQL's, and
+  DuckDB's ``~`` is a partial (search) match exactly like PostgreSQL's and GX's pandas
+  ``str.contains``.
 """
 
 from __future__ import annotations
@@ -19,6 +38,8 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 import duckdb  # noqa: E402
 import great_expectations as gx  # noqa: E402
+import sqlalchemy.dialects.postgresql  # noqa: E402
+from duckdb_engine import ConnectionWrapper  # noqa: E402
 from great_expectations.core.run_identifier import RunIdentifier  # noqa: E402
 from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
 from great_expectations.data_context.types.resource_identifiers import (  # noqa: E402
@@ -29,12 +50,6 @@ from great_expectations.data_context.types.resource_identifiers import (  # noqa
 from transforms.db import quote_ident  # noqa: E402
 from . import RuleOutcome, SuiteRun, Report, QualityError, load_suite_json  # noqa: E402
 from . import s10 as _s10  # noqa: E402,F401  (registers expect_column_values_to_be_valid_s10)
-from .gx_duckdb import (  # noqa: E402
-    DuckDBDatasource,
-    DuckDBExecutionEngine,
-    register_connection,
-    unregister_connection,
-)
 
 PARTIAL_UNEXPECTED = 20
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -58,6 +73,24 @@ def _context(data_docs_dir: Path | None = None):
             },
         )
     return ctx
+
+
+class _AutocommitCursor(ConnectionWrapper):
+    """A cursor of the pipeline's connection as SQLAlchemy's DBAPI connection, in autocommit
+    (module docstring): nothing to begin, nothing to roll back, the pending result kept."""
+
+    def begin(self) -> None:
+        pass
+
+    def rollback(self) -> None:
+        pass
+
+
+def _datasource(ctx, con: duckdb.DuckDBPyConnection):
+    ds = ctx.data_sources.add_sql(name="clearcap", connection_string="duckdb://",
+                                  kwargs={"creator": lambda: _AutocommitCursor(con.cursor())})
+    ds.get_execution_engine().dialect_module = sqlalchemy.dialects.postgresql
+    return ds
 
 
 def build_suite(suite_name: str) -> "gx.ExpectationSuite":
@@ -124,7 +157,7 @@ def _duplicate_rows_sql(columns: Sequence[str], batch_from: str, id_column: str)
     )
 
 
-def _outcome(evr: Any, id_column: str | None, batch_query: str | None, batch_from: str) -> RuleOutcome:
+def _outcome(evr: Any, id_column: str | None, batch_query: str, batch_from: str) -> RuleOutcome:
     cfg = evr.expectation_config
     meta = cfg.meta or {}
     res = dict(evr.result or {})
@@ -141,9 +174,8 @@ def _outcome(evr: Any, id_column: str | None, batch_query: str | None, batch_fro
     failing_ids_sql = None
     if isinstance(query, str) and query.strip():
         query = query.strip().rstrip(";").strip()
-        if batch_query is not None:
-            # GX renders a query asset's batch as "FROM <query>" (no parentheses): fix it
-            query = query.replace(f"FROM {batch_query}", f"FROM ({batch_query}) AS _batch", 1)
+        # GX renders a query asset's batch as "FROM <query>" (no parentheses): fix it
+        query = query.replace(f"FROM {batch_query}", f"FROM ({batch_query}) AS _batch", 1)
         observed["unexpected_rows_sql"] = query
         if not evr.success and id_column is not None:
             failing_ids_sql = f"SELECT {quote_ident(id_column)} FROM ({query}) AS _failing"
@@ -204,11 +236,9 @@ def validate_many(
     """Run suites on tables of the open connection ``con``.
 
     ``checks``: ``(table, suite_name)`` or ``(table, suite_name, where)`` tuples. All metrics run
-    as SQL in DuckDB through one cursor of ``con`` (see gx_duckdb); nothing is copied to pandas.
+    as SQL in DuckDB through cursors of ``con`` (module docstring); nothing is copied to pandas.
     """
-    conn_str = register_connection(con)
-    ctx = _context()
-    ds: DuckDBDatasource = ctx.data_sources.add_duckdb(name="clearcap", connection_string=conn_str)
+    ds = _datasource(_context(), con)
     runs: list[SuiteRun] = []
     try:
         for n, check in enumerate(checks):
@@ -219,16 +249,10 @@ def validate_many(
             if not cols:
                 raise QualityError(f"table {table} not found")
             suite = build_suite(suite_name)
-            asset_name = f"{n}_{table}"
-            batch_query = None
             qualified = ".".join(quote_ident(p) for p in (schema, name) if p)
-            batch_from = qualified
-            if cond:
-                batch_query = f"SELECT * FROM {qualified} WHERE {cond}"
-                batch_from = f"({batch_query}) AS _batch"
-                asset = ds.add_query_asset(asset_name, query=batch_query)
-            else:
-                asset = ds.add_table_asset(asset_name, table_name=name, schema_name=schema)
+            batch_query = f"SELECT * FROM {qualified}" + (f" WHERE {cond}" if cond else "")
+            batch_from = f"({batch_query}) AS _batch"
+            asset = ds.add_query_asset(f"{n}_{table}", query=batch_query)
             batch = asset.add_batch_definition_whole_table("all").get_batch()
             use_id = id_column if id_column and id_column in cols else None
             result_format: dict[str, Any] = {
@@ -253,12 +277,7 @@ def validate_many(
                     )
             runs.append(SuiteRun(table=table, suite_name=suite_name, outcomes=outcomes, result=result))
     finally:
-        engine = ds._execution_engine
-        if isinstance(engine, DuckDBExecutionEngine):
-            engine.close()
-        if ds._engine is not None:
-            ds._engine.dispose()
-        unregister_connection(conn_str)
+        ds.get_execution_engine().engine.dispose()  # closes the cursors, never con
     return Report(runs=runs)
 
 

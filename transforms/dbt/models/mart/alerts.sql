@@ -16,8 +16,8 @@ busy AS (
 ),
 breach AS (
     SELECT office_code, direction, breach_date, breach_date - run.run_day AS days_left
-    FROM {{ ref('capacity_outlook') }}, run
-    WHERE capacity_outlook.as_of_date = run.run_day
+    FROM {{ ref('capacity_outlook') }} c, run
+    WHERE c.as_of_date = run.run_day
       AND breach_date <= run.run_day + 180
 ),
 slow AS (
@@ -56,16 +56,16 @@ rejected AS (
     GROUP BY ALL
 ),
 quarantined AS (
-    SELECT path, feed, message FROM {{ source('core', 'ledger') }}, run
-    WHERE ledger.run_date = run.run_day AND status = 'quarantined' AND feed <> 'reference'
+    SELECT path, feed, message FROM {{ source('core', 'ledger') }} l, run
+    WHERE l.run_date = run.run_day AND status = 'quarantined' AND feed <> 'reference'
 ),
 -- A rejected reference changes nothing (the one in force stays), which is why it must be seen.
 reference_rejected AS (
     SELECT path, message,
            (SELECT max(l.run_date) FROM {{ source('core', 'ledger') }} l
             WHERE l.feed = 'reference' AND l.status = 'loaded') AS in_force_since
-    FROM {{ source('core', 'ledger') }}, run
-    WHERE ledger.run_date = run.run_day AND status = 'quarantined' AND feed = 'reference'
+    FROM {{ source('core', 'ledger') }} q, run
+    WHERE q.run_date = run.run_day AND status = 'quarantined' AND feed = 'reference'
 ),
 alerts AS (
 SELECT run.run_day AS as_of_date, CASE WHEN value > 1 THEN 'critical' ELSE 'warning' END AS severity,

@@ -21,27 +21,9 @@ daily AS (
     WHERE report_date IN (SELECT d FROM days)
     GROUP BY ALL
 ),
-expected AS (
-    SELECT o.office_code AS centre_code, d.d AS report_date
-    FROM days d JOIN {{ source('core', 'offices') }} o
-      ON o.office_type = 'express_supervision_centre'
-     AND d.d BETWEEN o.valid_from AND coalesce(o.valid_to, DATE '9999-12-31')
-),
-centre_directions AS (
-    SELECT centre_code, list(DISTINCT direction ORDER BY direction) AS directions
-    FROM {{ source('core', 'centre_rows') }} GROUP BY ALL
-),
 missing AS (
-    SELECT e.centre_code, e.report_date,
-           unnest(coalesce(cd.directions, ['inbound', 'outbound'])) AS direction,
-           -- a report for the day arrived and none of its rows could be loaded
-           CASE WHEN EXISTS (SELECT 1 FROM {{ source('core', 'rejected_reports') }} x
-                             WHERE x.feed = 'customs_centre' AND x.site_code = e.centre_code
-                               AND x.report_date = e.report_date)
-                THEN 'rejected' ELSE 'not_received' END AS missing_reason
-    FROM expected e LEFT JOIN centre_directions cd USING (centre_code)
-    WHERE NOT EXISTS (SELECT 1 FROM {{ source('core', 'centre_rows') }} r
-                      WHERE r.centre_code = e.centre_code AND r.report_date = e.report_date)
+    {{ missing_reports(source('core', 'centre_rows'), 'centre_code', 'customs_centre',
+                       ['express_supervision_centre']) }}
 ),
 grid AS (
     SELECT *, true AS reported FROM daily
@@ -52,14 +34,12 @@ grid AS (
 ),
 with_capacity AS (
     SELECT g.*,
-           CASE WHEN g.direction = 'outbound' THEN o.capacity_out_per_day
-                ELSE o.capacity_in_per_day END AS capacity_per_day,
+           {{ capacity_of('g.direction') }} AS capacity_per_day,
            sum(g.declarations_lodged) OVER (
                PARTITION BY g.centre_code, g.report_date, g.direction) AS lodged_all_regimes
     FROM grid g
     LEFT JOIN {{ source('core', 'offices') }} o
-      ON o.office_code = g.centre_code
-     AND g.report_date BETWEEN o.valid_from AND coalesce(o.valid_to, DATE '9999-12-31')
+      ON o.office_code = g.centre_code AND {{ valid_on('g.report_date') }}
 )
 SELECT
     centre_code, report_date, direction, regime,

@@ -20,10 +20,8 @@ grid AS (
     WHERE report_date IN (SELECT d FROM days)
 ),
 expected AS (
-    SELECT d.d AS report_date, count(DISTINCT o.office_code) AS offices_expected
-    FROM days d JOIN {{ source('core', 'offices') }} o
-      ON o.office_type IN ('exchange_office', 'exchange_station')
-     AND d.d BETWEEN o.valid_from AND coalesce(o.valid_to, DATE '9999-12-31')
+    SELECT report_date, count(DISTINCT office_code) AS offices_expected
+    FROM ({{ expected_sites(['exchange_office', 'exchange_station']) }})
     GROUP BY ALL
 ),
 dwell AS (

@@ -23,28 +23,9 @@ with_backlog AS (
                RANGE BETWEEN INTERVAL 6 DAYS PRECEDING AND CURRENT ROW) AS dispatched_mean_7d
     FROM daily
 ),
-expected AS (
-    SELECT o.office_code, d.d AS report_date
-    FROM days d JOIN {{ source('core', 'offices') }} o
-      ON o.office_type IN ('exchange_office', 'exchange_station')
-     AND d.d BETWEEN o.valid_from AND coalesce(o.valid_to, DATE '9999-12-31')
-),
-office_directions AS (
-    SELECT office_code, list(DISTINCT direction ORDER BY direction) AS directions
-    FROM {{ source('core', 'exchange_office_rows') }} GROUP BY ALL
-),
 missing AS (
-    SELECT e.office_code, e.report_date,
-           unnest(coalesce(od.directions, ['inbound', 'outbound'])) AS direction,
-           -- a report for the day arrived and none of its rows could be loaded
-           CASE WHEN EXISTS (SELECT 1 FROM {{ source('core', 'rejected_reports') }} x
-                             WHERE x.feed = 'exchange_office' AND x.site_code = e.office_code
-                               AND x.report_date = e.report_date)
-                THEN 'rejected' ELSE 'not_received' END AS missing_reason
-    FROM expected e
-    LEFT JOIN office_directions od USING (office_code)
-    WHERE NOT EXISTS (SELECT 1 FROM {{ source('core', 'exchange_office_rows') }} r
-                      WHERE r.office_code = e.office_code AND r.report_date = e.report_date)
+    {{ missing_reports(source('core', 'exchange_office_rows'), 'office_code', 'exchange_office',
+                       ['exchange_office', 'exchange_station']) }}
 ),
 grid AS (
     SELECT b.*, true AS reported FROM with_backlog b WHERE report_date IN (SELECT d FROM days)
@@ -52,13 +33,10 @@ grid AS (
     SELECT office_code, report_date, direction, false AS reported, missing_reason FROM missing
 ),
 capacity AS (
-    SELECT g.*,
-           CASE WHEN g.direction = 'outbound' THEN o.capacity_out_per_day
-                ELSE o.capacity_in_per_day END AS capacity_per_day
+    SELECT g.*, {{ capacity_of('g.direction') }} AS capacity_per_day
     FROM grid g
     LEFT JOIN {{ source('core', 'offices') }} o
-      ON o.office_code = g.office_code
-     AND g.report_date BETWEEN o.valid_from AND coalesce(o.valid_to, DATE '9999-12-31')
+      ON o.office_code = g.office_code AND {{ valid_on('g.report_date') }}
 )
 SELECT
     office_code, report_date, direction,
