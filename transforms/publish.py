@@ -28,6 +28,7 @@ from transforms.files import fsync
 
 
 log = logging.getLogger(__name__)
+PUBLISHED_STORAGE_VERSION = "v1.5.0"
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
 
@@ -55,7 +56,9 @@ def publish(con: duckdb.DuckDBPyConnection, paths: Paths, run_date: date) -> dic
     history = H.open_history(paths)
     published_at = datetime.now(timezone.utc).replace(tzinfo=None)
     pub_id = items.publication_id(published_at)
-    con.execute("ATTACH ? AS pub", [str(tmp)])
+    # Written in the storage format of DuckDB 1.5: the `duckdb` command-line client on PyPI
+    # (duckdb-cli 1.5.6) cannot open a file in 2.0's format, and analysts open this one with it.
+    con.execute(f"ATTACH ? AS pub (STORAGE_VERSION '{PUBLISHED_STORAGE_VERSION}')", [str(tmp)])
     try:
         con.execute("CREATE SCHEMA pub.mart")
         rows = {}
