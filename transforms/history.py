@@ -31,6 +31,7 @@ import duckdb
 import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.expressions import AlwaysFalse, And, BooleanExpression, GreaterThanOrEqual, LessThan, Or
+from pyiceberg.manifest import ManifestEntryStatus
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
@@ -279,6 +280,40 @@ def compact_item_month(history: History, month: date, con: duckdb.DuckDBPyConnec
     select = ("SELECT item_id, min(first_day) AS first_day, max(last_day) AS last_day FROM read_parquet(?) "
               "GROUP BY item_id ORDER BY item_id")
     return _compact(history.item_days, flt, files, select, con, first.isoformat()[:7])
+
+
+def _partitions_added_since(table: Table, since: datetime) -> set[int]:
+    """Partition values (days or months since 1970) of the data files that snapshots committed
+    at or after `since` added. Reads only those snapshots' own manifests (appends are never
+    merged into older manifests), so the cost follows the recent nights, not the history."""
+    since_ms = int(since.timestamp() * 1000)
+    out: set[int] = set()
+    for snap in table.snapshots():
+        if snap.timestamp_ms < since_ms:
+            continue
+        for m in snap.manifests(table.io):
+            if m.added_snapshot_id == snap.snapshot_id:
+                out.update(e.data_file.partition[0] for e in m.fetch_manifest_entry(table.io, discard_deleted=True)
+                           if e.status == ManifestEntryStatus.ADDED)
+    return out
+
+
+def compact_recent(history: History, con: duckdb.DuckDBPyConnection, since: datetime) -> dict:
+    """Compact every event day and item_days month that received files since `since` (the
+    nights' appends: late deliveries leave one small file per night in old days). Returns
+    {"days": [...], "months": [...], "files_replaced": n}."""
+    epoch = date(1970, 1, 1)
+    days = sorted(epoch + timedelta(days=v) for v in _partitions_added_since(history.events, since))
+    months = sorted(date(1970 + v // 12, v % 12 + 1, 1) for v in _partitions_added_since(history.item_days, since))
+    replaced = 0
+    for d in days:
+        replaced += compact_day(history, d, con)
+        history = history.refresh()
+    for m in months:
+        replaced += compact_item_month(history, m, con)
+        history = history.refresh()
+    return {"days": [d.isoformat() for d in days], "months": [m.isoformat()[:7] for m in months],
+            "files_replaced": replaced}
 
 
 def drop_before(history: History, cutoff: date) -> None:
