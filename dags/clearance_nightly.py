@@ -154,8 +154,17 @@ with DAG(
         out = build_dashboard(published["warehouse"], paths.dashboard)
         return {"dashboard": str(out)}
 
+    @task
+    def compact_history() -> dict:
+        """The writer again, after publish: one file per recently appended history partition."""
+        from transforms import pipeline
+
+        paths, _ = _run_args()
+        return pipeline.compact_history(paths)
+
     manifests = ingest.expand(entries=plan())
     loaded = load(manifests)
     published = publish()
     loaded >> validate_batch() >> build_core() >> build_marts() >> validate_marts() >> published
     dashboard(published)
+    published >> compact_history()

@@ -88,8 +88,9 @@ def test_tasks_and_dependencies(probe):
         "build_core": ["build_marts"],
         "build_marts": ["validate_marts"],
         "validate_marts": ["publish"],
-        "publish": ["dashboard"],
+        "publish": ["compact_history", "dashboard"],
         "dashboard": [],
+        "compact_history": [],
     }
     assert probe["mapped"] == ["ingest"]  # one mapped instance per planned group of files
     assert probe["trigger_rules"]["load"] == "none_failed"  # 0 files: ingest skipped, load still runs

@@ -1,5 +1,6 @@
-"""The published tables' catalogue: the dbt project's declaration of the marts
-(transforms/dbt/models/mart/_mart.yml), read for publish, docs and the dashboard's sample."""
+"""The published tables' catalogue: the dbt project's declarations of the marts
+(transforms/dbt/models/mart/_mart.yml) and of the item-level views
+(transforms/dbt/models/items/_items.yml), read for publish, docs and the dashboard's sample."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -10,6 +11,7 @@ import yaml
 from transforms.db import quote_ident, quote_literal
 
 MART_YML = Path(__file__).resolve().parent / "dbt" / "models" / "mart" / "_mart.yml"
+ITEMS_YML = Path(__file__).resolve().parent / "dbt" / "models" / "items" / "_items.yml"
 
 
 @lru_cache(maxsize=1)
@@ -20,6 +22,19 @@ def mart_tables() -> dict:
         m["name"]: {"description": m["description"],
                     "columns": {c["name"]: (c["data_type"], c["description"]) for c in m["columns"]}}
         for m in models
+    }
+
+
+@lru_cache(maxsize=1)
+def items_views() -> dict:
+    """{view: {"description", "source", "columns": {name: (type, description)},
+    "expressions": {name: SQL}}}, in declaration order."""
+    views = yaml.safe_load(ITEMS_YML.read_text(encoding="utf-8"))["items"]
+    return {
+        v["name"]: {"description": v["description"], "source": v["source"],
+                    "columns": {c["name"]: (c["data_type"], c["description"]) for c in v["columns"]},
+                    "expressions": {c["name"]: c["expression"] for c in v["columns"] if "expression" in c}}
+        for v in views
     }
 
 
@@ -35,8 +50,8 @@ def table_statements(table: str, schema: str = "mart") -> list[str]:
     return [f"CREATE TABLE IF NOT EXISTS {schema}.{table} ({cols})", *comment_statements(table, spec, schema)]
 
 
-def comment_statements(table: str, spec: dict, schema: str = "mart") -> list[str]:
-    out = [f"COMMENT ON TABLE {schema}.{table} IS {quote_literal(spec['description'])}"]
+def comment_statements(table: str, spec: dict, schema: str = "mart", kind: str = "TABLE") -> list[str]:
+    out = [f"COMMENT ON {kind} {schema}.{table} IS {quote_literal(spec['description'])}"]
     for col, (_, text) in spec["columns"].items():
         out.append(f"COMMENT ON COLUMN {schema}.{table}.{quote_ident(col)} IS {quote_literal(text)}")
     return out

@@ -7,7 +7,7 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
-from transforms.config import Paths
+from transforms.config import HISTORY_YEARS, Paths
 
 
 def _date(text: str) -> date:
@@ -96,6 +96,21 @@ def cmd_docs(args) -> int:
     return 0
 
 
+def cmd_history(args) -> int:
+    from datetime import datetime, timezone
+
+    from transforms import pipeline
+
+    paths = Paths.from_args(None, args.warehouse)
+    if args.action == "compact":
+        since = datetime.now(timezone.utc) - timedelta(hours=args.since_hours)
+        out = pipeline.compact_history(paths, since)
+    else:
+        out = pipeline.expire_history(paths, args.date or date.today(), years=args.keep_years)
+    print(json.dumps(out))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="clearcap", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -134,6 +149,17 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--sample", action="store_true",
                    help="first write a synthetic warehouse to --warehouse (preview only)")
     b.set_defaults(fn=cmd_dashboard)
+
+    h = sub.add_parser("history", help="maintain the item-level history (the writer: waits for a running night)")
+    h.add_argument("action", choices=["compact", "expire"],
+                   help="compact: rewrite the small files of recently appended days and months into one each; "
+                        "expire: drop event days older than --keep-years, then files no kept publication lists")
+    h.add_argument("--warehouse")
+    h.add_argument("--since-hours", type=float, default=48, help="compact: partitions appended to in the last H hours")
+    h.add_argument("--keep-years", type=int, default=HISTORY_YEARS,
+                   help="expire: years of history kept (default $CLEARCAP_HISTORY_YEARS or 5)")
+    h.add_argument("--date", type=_date, help="expire: the day the years are counted back from (default today)")
+    h.set_defaults(fn=cmd_history)
 
     o = sub.add_parser("docs", help="regenerate docs/warehouse.md from the warehouse comments")
     o.add_argument("--out", default="docs/warehouse.md")

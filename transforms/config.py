@@ -77,6 +77,12 @@ class Paths:
         return self.state_dir / "history"
 
     @property
+    def items_dir(self) -> Path:
+        # Published beside the warehouse: the per-item tables of the last publications, as
+        # Parquet files the warehouse's items.* views read (transforms/items.py).
+        return self.warehouse.with_name(self.warehouse.stem + "_items")
+
+    @property
     def datadocs_dir(self) -> Path:
         # Published beside the warehouse: the GX report of every night, readable offline.
         return self.warehouse.with_name(self.warehouse.stem + "_datadocs")

@@ -17,10 +17,16 @@ def sql_text(rel: str) -> str:
 
 
 # Paths and values reach SQL as bind parameters (DuckDB binds them in SET, ATTACH, COPY ... TO and
-# table functions too). The two helpers below are the project's only SQL quoting: literals for
-# the one statement that takes no parameter (COMMENT ON ... IS), identifiers for names.
+# table functions too). The helpers below are the project's only SQL quoting: literals for the
+# two statements that take no parameter (COMMENT ON ... IS, and CREATE VIEW: the published
+# items.* views name their files), identifiers for names.
 def quote_literal(text: str) -> str:
     return "'" + str(text).replace("'", "''") + "'"
+
+
+def quote_list(texts) -> str:
+    """A DuckDB list literal of quoted strings: `['a', 'b''s']`."""
+    return "[" + ", ".join(quote_literal(t) for t in texts) + "]"
 
 
 def quote_ident(name: str) -> str:

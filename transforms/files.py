@@ -36,3 +36,12 @@ def write_atomic(path: Path, data: str | bytes) -> Path:
             f.flush()
             os.fsync(f.fileno())
     return Path(path)
+
+
+def fsync(path: Path) -> None:
+    """Flush a file, or a folder's entries (after a rename or new files in it), to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

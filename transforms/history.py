@@ -31,6 +31,7 @@ import duckdb
 import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.expressions import AlwaysFalse, And, BooleanExpression, GreaterThanOrEqual, LessThan, Or
+from pyiceberg.manifest import ManifestEntryStatus
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
@@ -156,18 +157,21 @@ def append_events(history: History, events: duckdb.DuckDBPyRelation | pa.Table, 
     return history.refresh()
 
 
-def _copy_partitions(con: duckdb.DuckDBPyConnection, table: Table, select: str, key: str,
+def _copy_partitions(con: duckdb.DuckDBPyConnection, table: Table, select: str, part_name: str,
                      order: str, batch_id: str) -> list[str]:
     """COPY the rows of `select` (a query over temp.history_batch) to one zstd Parquet file per
-    value of the partition key `key`, each sorted by `order`, under the table's data folder;
-    returns the paths. The rows are sorted once by (key, order) into a temp table, so each
-    partition's COPY reads only its own row groups (zone maps)."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE history_part AS SELECT {key} AS _part, * FROM ({select}) "
+    partition folder (`part_name`, an SQL expression naming it), each sorted by `order`, under the
+    table's data folder; returns the paths. The rows are sorted once by (part_name, order) into a
+    temp table, so each partition's COPY reads only its own row groups (zone maps). Folders are
+    named as pyiceberg names them (`event_day=2026-03-02`, `first_month=2026-03`): appended and
+    compacted files of a partition share one folder, which DuckDB reads as a hive partition
+    column (items.events.event_day: a filter on it skips other days' files unopened)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE history_part AS SELECT {part_name} AS _part, * FROM ({select}) "
                 f"ORDER BY _part, {order}")
     data = Path(_local(table.location())) / "data"
     paths = []
     for (part,) in con.execute("SELECT DISTINCT _part FROM temp.history_part ORDER BY 1").fetchall():
-        target = data / f"{part.isoformat()}" / f"clearcap-{batch_id}.parquet"
+        target = data / part / f"clearcap-{batch_id}.parquet"
         target.parent.mkdir(parents=True, exist_ok=True)
         con.execute("COPY (SELECT * EXCLUDE (_part) FROM temp.history_part WHERE _part = ? "
                     f"ORDER BY {order}) TO ? (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 131072)",
@@ -188,14 +192,14 @@ def add_events(history: History, con: duckdb.DuckDBPyConnection, batch_id: str) 
     # batch id in each path and the committed() check already make a file land once.
     if not committed(history.events, batch_id):
         paths = _copy_partitions(con, history.events, f"SELECT {', '.join(EVENT_COLUMNS)} FROM temp.history_batch",
-                                 "event_utc::DATE", "item_id, event_utc", batch_id)
+                                 "strftime(event_utc, 'event_day=%Y-%m-%d')", "item_id, event_utc", batch_id)
         if paths:
             history.events.add_files(paths, snapshot_properties=props, check_duplicate_files=False)
     if not committed(history.item_days, batch_id):
         paths = _copy_partitions(
             con, history.item_days,
             "SELECT item_id, min(event_utc)::DATE AS first_day, max(event_utc)::DATE AS last_day "
-            "FROM temp.history_batch GROUP BY item_id", "date_trunc('month', first_day)::DATE", "item_id", batch_id)
+            "FROM temp.history_batch GROUP BY item_id", "strftime(first_day, 'first_month=%Y-%m')", "item_id", batch_id)
         if paths:
             history.item_days.add_files(paths, snapshot_properties=props, check_duplicate_files=False)
     return history.refresh()
@@ -234,7 +238,12 @@ def event_files(history: History, days: Iterable[date], snapshot_id: int | None 
 
 def item_day_files(history: History, snapshot_id: int | None = None) -> list[str]:
     """Every data file of `history.item_days` (the index is small: one file a month once compacted)."""
-    return sorted(_local(t.file.file_path) for t in history.item_days.scan(snapshot_id=snapshot_id).plan_files())
+    return table_files(history.item_days, snapshot_id)
+
+
+def table_files(table: Table, snapshot_id: int | None = None) -> list[str]:
+    """Every data file of `table` in its current snapshot (or `snapshot_id`), as local paths."""
+    return sorted(_local(t.file.file_path) for t in table.scan(snapshot_id=snapshot_id).plan_files())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -273,6 +282,40 @@ def compact_item_month(history: History, month: date, con: duckdb.DuckDBPyConnec
     return _compact(history.item_days, flt, files, select, con, first.isoformat()[:7])
 
 
+def _partitions_added_since(table: Table, since: datetime) -> set[int]:
+    """Partition values (days or months since 1970) of the data files that snapshots committed
+    at or after `since` added. Reads only those snapshots' own manifests (appends are never
+    merged into older manifests), so the cost follows the recent nights, not the history."""
+    since_ms = int(since.timestamp() * 1000)
+    out: set[int] = set()
+    for snap in table.snapshots():
+        if snap.timestamp_ms < since_ms:
+            continue
+        for m in snap.manifests(table.io):
+            if m.added_snapshot_id == snap.snapshot_id:
+                out.update(e.data_file.partition[0] for e in m.fetch_manifest_entry(table.io, discard_deleted=True)
+                           if e.status == ManifestEntryStatus.ADDED)
+    return out
+
+
+def compact_recent(history: History, con: duckdb.DuckDBPyConnection, since: datetime) -> dict:
+    """Compact every event day and item_days month that received files since `since` (the
+    nights' appends: late deliveries leave one small file per night in old days). Returns
+    {"days": [...], "months": [...], "files_replaced": n}."""
+    epoch = date(1970, 1, 1)
+    days = sorted(epoch + timedelta(days=v) for v in _partitions_added_since(history.events, since))
+    months = sorted(date(1970 + v // 12, v % 12 + 1, 1) for v in _partitions_added_since(history.item_days, since))
+    replaced = 0
+    for d in days:
+        replaced += compact_day(history, d, con)
+        history = history.refresh()
+    for m in months:
+        replaced += compact_item_month(history, m, con)
+        history = history.refresh()
+    return {"days": [d.isoformat() for d in days], "months": [m.isoformat()[:7] for m in months],
+            "files_replaced": replaced}
+
+
 def drop_before(history: History, cutoff: date) -> None:
     """Retention: delete event days before `cutoff` and item_days months before cutoff's month.
     The filters fall on partition boundaries, so whole files leave the snapshot (no rewrite);
@@ -289,26 +332,42 @@ def retention_cutoff(today: date, years: int) -> date:
         return today.replace(year=today.year - years, day=28)
 
 
-def tag_publication(history: History, run_date: date) -> None:
-    """Record that the warehouse of `run_date` was published from the current snapshots."""
+def tag_publication(history: History, run_date: date) -> dict[str, int | None]:
+    """Record that the warehouse of `run_date` is published from the current snapshots: tag
+    `publication-YYYY-MM-DD` on each table (moved to the current snapshot when the night is
+    published again). Returns {table name: snapshot id} (None: the table has no snapshot yet)."""
     name = f"{PUBLICATION_TAG}{run_date.isoformat()}"
-    for table in (history.events, history.item_days):
+    out: dict[str, int | None] = {}
+    for key, table in (("events", history.events), ("item_days", history.item_days)):
         snap = table.current_snapshot()
-        if snap is not None and name not in table.metadata.refs:
+        out[key] = snap.snapshot_id if snap is not None else None
+        if snap is None:
+            continue
+        ref = table.metadata.refs.get(name)
+        if ref is None:
             table.manage_snapshots().create_tag(snap.snapshot_id, name).commit()
+        elif ref.snapshot_id != snap.snapshot_id:
+            table.manage_snapshots().remove_tag(name).commit()
+            table.manage_snapshots().create_tag(snap.snapshot_id, name).commit()
+    return out
 
 
 def expire(history: History, keep_publications: int, now: datetime | None = None) -> list[str]:
     """Keep the snapshots of the last `keep_publications` publications and everything after
     them; drop older publication tags, expire older snapshots and delete the files that no
     retained snapshot references. Returns the deleted paths. Without any publication nothing
-    is expired."""
+    is expired. "Last" is by the snapshot a tag points to, not by its name: a rerun of an older
+    night is the newest publication (its tag moved to the current snapshot). A tag moved by a
+    rerun stands for two publications, so the kept tags always cover the last
+    `keep_publications` publications."""
     if keep_publications < 1:
         raise ValueError(f"CLEARCAP_KEEP_PUBLICATIONS must be at least 1, not {keep_publications}")
     deleted: list[str] = []
     for table in (history.events, history.item_days):
-        tags = sorted(name for name, ref in table.metadata.refs.items()
-                      if ref.snapshot_ref_type == SnapshotRefType.TAG and name.startswith(PUBLICATION_TAG))
+        refs = table.metadata.refs
+        tags = sorted((name for name, ref in refs.items()
+                       if ref.snapshot_ref_type == SnapshotRefType.TAG and name.startswith(PUBLICATION_TAG)),
+                      key=lambda n: (table.metadata.snapshot_by_id(refs[n].snapshot_id).timestamp_ms, n))
         if not tags:
             continue
         kept, dropped = tags[-keep_publications:], tags[:-keep_publications]

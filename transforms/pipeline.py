@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
+
+import duckdb
 
 from transforms import core_build, ingest as ingest_mod, load as load_mod, marts, validate
 import fcntl
 import os
 
-from transforms.config import Paths
-from transforms.db import connect_state
+from transforms.config import HISTORY_YEARS, KEEP_PUBLICATIONS, Paths
+from transforms.db import connect_state, settings
 from transforms.ingest import ingest_file  # noqa: F401  (a step of its own)
 from transforms.landing import plan_files
 
 
 INGEST_CHUNKS = int(os.environ.get("CLEARCAP_INGEST_CHUNKS", "2"))
-PARALLEL_INGEST_BYTES = 64 << 20  # below this, starting worker processes costs more than it saves
+PARALLEL_INGEST_BYTES = 64 << 20
+# compact_history's default window: last night's appends, and the night before if it was missed
+COMPACT_LOOKBACK = timedelta(hours=48)  # below this, starting worker processes costs more than it saves
 
 
 @contextmanager
@@ -137,6 +141,38 @@ def publish(paths: Paths, run_date: date) -> dict:
         return publish_mod.publish(con, paths, run_date)
 
 
+def compact_history(paths: Paths, since: datetime | None = None) -> dict:
+    """Compact the history's partitions that received files since `since` (default: the last
+    COMPACT_LOOKBACK), as the writer. Runs after publish: readers of the published file keep
+    the files it lists until its publication is older than the last KEEP_PUBLICATIONS."""
+    from transforms import history as H
+
+    since = since or datetime.now(timezone.utc) - COMPACT_LOOKBACK
+    with writer(paths):
+        con = duckdb.connect()
+        try:
+            settings(con)
+            con.execute("SET temp_directory = ?", [str(paths.state_dir / "tmp")])
+            return H.compact_recent(H.open_history(paths), con, since)
+        finally:
+            con.close()
+
+
+def expire_history(paths: Paths, today: date, years: int = HISTORY_YEARS,
+                   keep: int = KEEP_PUBLICATIONS) -> dict:
+    """Retention, as the writer: drop event days older than `years` years before `today` (whole
+    partitions; the marts keep their rows), then expire snapshots older than the last `keep`
+    publications and delete the files none of the kept snapshots lists."""
+    from transforms import history as H
+
+    with writer(paths):
+        history = H.open_history(paths)
+        cutoff = H.retention_cutoff(today, years)
+        H.drop_before(history, cutoff)
+        deleted = H.expire(history.refresh(), keep)
+        return {"cutoff": cutoff.isoformat(), "files_deleted": len(deleted)}
+
+
 def run_night(paths: Paths, run_date: date) -> dict:
     """Every step in order for one operating day; returns each step's result and time."""
     report, timings = {"run_date": run_date.isoformat()}, {}
@@ -155,5 +191,6 @@ def run_night(paths: Paths, run_date: date) -> dict:
     report["build_marts"] = timed("build_marts", build_marts, paths, run_date)
     report["validate_marts"] = timed("validate_marts", validate_marts, paths, run_date)
     report["publish"] = timed("publish", publish, paths, run_date)
+    report["compact_history"] = timed("compact_history", compact_history, paths)
     report["timings"] = timings
     return report

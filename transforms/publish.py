@@ -1,4 +1,5 @@
-"""Publish schema `mart` as a new DuckDB file, atomically renamed over the published one.
+"""Publish schema `mart` and the item-level views `items` (transforms/items.py) as a new DuckDB
+file, atomically renamed over the published one.
 
 Analysts hold read-only connections at any hour: they keep the file they opened (the old
 inode) until they reconnect, and a new connection sees either the previous or the new
@@ -19,20 +20,15 @@ from datetime import date, datetime, timezone
 
 import duckdb
 
+from transforms import history as H, items
 from transforms.catalog import comment_statements, mart_tables
-from transforms.config import Paths
+from transforms.config import KEEP_PUBLICATIONS, Paths
 from transforms.db import quote_ident
-
-
-def _fsync(path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+from transforms.files import fsync
 
 
 log = logging.getLogger(__name__)
+PUBLISHED_STORAGE_VERSION = "v1.5.0"
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
 
@@ -57,7 +53,12 @@ def publish(con: duckdb.DuckDBPyConnection, paths: Paths, run_date: date) -> dic
     tmp = target.with_name(f".{target.name}.publishing-{os.getpid()}")
     for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
         leftover.unlink(missing_ok=True)
-    con.execute("ATTACH ? AS pub", [str(tmp)])
+    history = H.open_history(paths)
+    published_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    pub_id = items.publication_id(published_at)
+    # Written in the storage format of DuckDB 1.5: the `duckdb` command-line client on PyPI
+    # (duckdb-cli 1.5.6) cannot open a file in 2.0's format, and analysts open this one with it.
+    con.execute(f"ATTACH ? AS pub (STORAGE_VERSION '{PUBLISHED_STORAGE_VERSION}')", [str(tmp)])
     try:
         con.execute("CREATE SCHEMA pub.mart")
         rows = {}
@@ -71,7 +72,7 @@ def publish(con: duckdb.DuckDBPyConnection, paths: Paths, run_date: date) -> dic
             for stmt in comment_statements(table, spec, schema="pub.mart"):
                 con.execute(stmt)
             rows[table] = con.execute(f"SELECT count(*) FROM pub.mart.{table}").fetchone()[0]
-        published_at = datetime.now(timezone.utc).replace(tzinfo=None)
+        item_files = items.write_items(con, paths, history, pub_id)
         con.execute("CREATE TABLE pub.mart.publication AS SELECT ?::DATE AS run_date, "
                     "?::TIMESTAMP AS published_at", [run_date, published_at])
         con.execute("COMMENT ON TABLE pub.mart.publication IS "
@@ -84,13 +85,15 @@ def publish(con: duckdb.DuckDBPyConnection, paths: Paths, run_date: date) -> dic
     finally:
         con.execute("DETACH pub")
     os.chmod(tmp, READ_ONLY)
-    _fsync(tmp)
+    fsync(tmp)
     foreign_wal = _move_foreign_wal(target)
     os.replace(tmp, target)
-    _fsync(target.parent)
+    fsync(target.parent)
     con.execute("UPDATE core.runs SET status = 'published', finished_at = now()::TIMESTAMP "
                 "WHERE run_date = ?", [run_date])
     # From now on this night's alerts are what people were told: later runs keep them as they are.
     con.execute("INSERT OR IGNORE INTO core.published_nights VALUES (?, now()::TIMESTAMP)", [run_date])
+    # The new file is in place: only now may the history forget what older publications listed.
+    pruned = items.after_publish(paths, history, run_date, pub_id, KEEP_PUBLICATIONS)
     return {"warehouse": str(target), "rows": rows, "published_at": published_at.isoformat(),
-            "foreign_wal": foreign_wal}
+            "foreign_wal": foreign_wal, "items": {**item_files, **pruned}}
