@@ -23,7 +23,7 @@ def empty_state(tmp_path_factory):
     db = work / "state.duckdb"
     with duckdb.connect(str(db)) as c:
         c.execute(sql_text("schema/state.sql"))
-    dbt_runner.invoke(db, work / "dbt", DAY, ["run", "--select", "refresh_days", "mart"])
+    dbt_runner.invoke(db, work / "dbt", DAY, ["run", "--select", "pending_days", "refresh_days", "mart"])
     return db
 
 

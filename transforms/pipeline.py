@@ -114,9 +114,14 @@ def build_staging(paths: Paths, run_date: date) -> dict:
 
 
 def build_core(paths: Paths, run_date: date) -> dict:
-    with state(paths) as con:
-        _same_batch(con, run_date)
-        return core_build.build_core(con, run_date, paths)
+    """The core layer: the checked batch applied to the state and the history."""
+    with writer(paths):
+        con = connect_state(paths)
+        try:
+            _same_batch(con, run_date)
+        finally:
+            con.close()  # dbt opens the file itself
+        return core_build.build_core(paths, run_date)
 
 
 def build_marts(paths: Paths, run_date: date) -> dict:

@@ -23,7 +23,7 @@ daily AS (
 ),
 expected AS (
     SELECT o.office_code AS centre_code, d.d AS report_date
-    FROM days d JOIN {{ source('core', 'offices') }} o
+    FROM days d JOIN {{ ref('core_offices') }} o
       ON o.office_type = 'express_supervision_centre'
      AND d.d BETWEEN o.valid_from AND coalesce(o.valid_to, DATE '9999-12-31')
 ),
@@ -35,7 +35,7 @@ missing AS (
     SELECT e.centre_code, e.report_date,
            unnest(coalesce(cd.directions, ['inbound', 'outbound'])) AS direction,
            -- a report for the day arrived and none of its rows could be loaded
-           CASE WHEN EXISTS (SELECT 1 FROM {{ source('core', 'rejected_reports') }} x
+           CASE WHEN EXISTS (SELECT 1 FROM {{ ref('rejected_reports') }} x
                              WHERE x.feed = 'customs_centre' AND x.site_code = e.centre_code
                                AND x.report_date = e.report_date)
                 THEN 'rejected' ELSE 'not_received' END AS missing_reason
@@ -57,7 +57,7 @@ with_capacity AS (
            sum(g.declarations_lodged) OVER (
                PARTITION BY g.centre_code, g.report_date, g.direction) AS lodged_all_regimes
     FROM grid g
-    LEFT JOIN {{ source('core', 'offices') }} o
+    LEFT JOIN {{ ref('core_offices') }} o
       ON o.office_code = g.centre_code
      AND g.report_date BETWEEN o.valid_from AND coalesce(o.valid_to, DATE '9999-12-31')
 )

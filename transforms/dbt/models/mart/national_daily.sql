@@ -21,7 +21,7 @@ grid AS (
 ),
 expected AS (
     SELECT d.d AS report_date, count(DISTINCT o.office_code) AS offices_expected
-    FROM days d JOIN {{ source('core', 'offices') }} o
+    FROM days d JOIN {{ ref('core_offices') }} o
       ON o.office_type IN ('exchange_office', 'exchange_station')
      AND d.d BETWEEN o.valid_from AND coalesce(o.valid_to, DATE '9999-12-31')
     GROUP BY ALL
@@ -33,7 +33,7 @@ dwell AS (
            count(*) FILTER (WHERE c.dwell_h <= 24) / count(*)::DOUBLE AS share_within_24h
     FROM {{ source('core', 'clearance') }} c
     WHERE c.release_date IN (SELECT d FROM days)
-      AND c.office_code IN (SELECT office_code FROM {{ source('core', 'offices') }}
+      AND c.office_code IN (SELECT office_code FROM {{ ref('core_offices') }}
                             WHERE office_type IN ('exchange_office', 'exchange_station'))
     GROUP BY ALL
 )

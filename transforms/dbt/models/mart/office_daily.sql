@@ -25,7 +25,7 @@ with_backlog AS (
 ),
 expected AS (
     SELECT o.office_code, d.d AS report_date
-    FROM days d JOIN {{ source('core', 'offices') }} o
+    FROM days d JOIN {{ ref('core_offices') }} o
       ON o.office_type IN ('exchange_office', 'exchange_station')
      AND d.d BETWEEN o.valid_from AND coalesce(o.valid_to, DATE '9999-12-31')
 ),
@@ -37,7 +37,7 @@ missing AS (
     SELECT e.office_code, e.report_date,
            unnest(coalesce(od.directions, ['inbound', 'outbound'])) AS direction,
            -- a report for the day arrived and none of its rows could be loaded
-           CASE WHEN EXISTS (SELECT 1 FROM {{ source('core', 'rejected_reports') }} x
+           CASE WHEN EXISTS (SELECT 1 FROM {{ ref('rejected_reports') }} x
                              WHERE x.feed = 'exchange_office' AND x.site_code = e.office_code
                                AND x.report_date = e.report_date)
                 THEN 'rejected' ELSE 'not_received' END AS missing_reason
@@ -56,7 +56,7 @@ capacity AS (
            CASE WHEN g.direction = 'outbound' THEN o.capacity_out_per_day
                 ELSE o.capacity_in_per_day END AS capacity_per_day
     FROM grid g
-    LEFT JOIN {{ source('core', 'offices') }} o
+    LEFT JOIN {{ ref('core_offices') }} o
       ON o.office_code = g.office_code
      AND g.report_date BETWEEN o.valid_from AND coalesce(o.valid_to, DATE '9999-12-31')
 )
