@@ -23,7 +23,7 @@ SMALL = {"scale": 0.23, "history_scale": 0.05, "reps": 50, "history_repeat": 2}
 TARGETS = {"run_over_floor": 3.0, "peak_rss_gb": 6.0, "dashboard_p95_ms": 100.0,
            "validation_share": 0.25, "history_ratio": 1.2}
 STAGES = {"plan": ["plan"], "read (ingest)": ["ingest"], "load": ["load"],
-          "validate": ["validate_batch", "validate_marts"], "build_core": ["build_core"],
+          "validate": ["build_staging", "validate_marts"], "build_core": ["build_core"],
           "build_marts": ["build_marts"], "publish": ["publish"]}
 
 
@@ -142,7 +142,7 @@ def main(argv=None) -> int:
     # ratios
     run_s = night["total_s"]
     val_s = stages["validate"]
-    staging_models_s = sum(v for k, v in night.get("profile", {}).items() if k.startswith("validate.sql.staging/"))
+    staging_models_s = sum(v for k, v in night.get("profile", {}).items() if k.startswith("build_staging.dbt_run."))
     p95 = max(q["p95_ms"] for d in res["dashboard"].values() for q in d.values())
     ratios = {
         "run_over_floor": round(run_s / res["floor"]["total_s"], 2),
@@ -150,7 +150,7 @@ def main(argv=None) -> int:
         "run_over_floor_cpu": round(child["cpu_s"] / max(res["floor"]["cpu_s"], 1e-6), 2),
         "peak_rss_gb": round(child["peak_rss_tree_mb"] / 1024, 2),
         "validation_share": round(val_s / run_s, 3),
-        # validate_batch also builds the staging models (derived columns the rules read): apart
+        # build_staging also builds the staging models (derived columns the rules read): apart
         "validation_share_excl_staging_models": round(
             (val_s - staging_models_s) / run_s, 3),
         "gx_over_plain_sql": round(res["validation"]["gx_s"] / max(res["validation"]["plain_sql_s"], 1e-6), 1),
@@ -179,7 +179,7 @@ def main(argv=None) -> int:
     print(f"  read (ingest) / floor events           {ratios['read_over_floor']:8.2f}")
     print(f"  peak RSS of the run's process tree     {ratios['peak_rss_gb']:8.2f} GB (target < 6; DuckDB limit {DUCKDB_MEMORY_LIMIT})")
     print(f"  validation / run                       {ratios['validation_share']:8.1%}   (target <= 25%)")
-    print(f"    of which staging models (SQL in validate_batch) {staging_models_s:.1f} s; without them "
+    print(f"    of which staging models (dbt in build_staging) {staging_models_s:.1f} s; without them "
           f"{ratios['validation_share_excl_staging_models']:.1%}")
     print(f"  GX / plain SQL, same rules & tables    {ratios['gx_over_plain_sql']:8.1f}x  "
           f"({res['validation']['gx_s']} s vs {res['validation']['plain_sql_s']} s; GX import {res['validation']['gx_import_s']} s apart)")

@@ -3,7 +3,7 @@
 python -m bench.night --landing L --warehouse W --date D --out result.json
 
 The profile wraps (never changes) a few functions the steps call, to split each step's time:
-ingest per feed, and inside validate_batch the staging models, GX (validate_many), routing of
+ingest per feed, and inside build_staging the staging models, GX (validate_many), routing of
 failures, recording and Data Docs. The step timings are run_night's own.
 """
 from __future__ import annotations
@@ -40,12 +40,13 @@ def instrument() -> None:
 
     # ingest runs in worker processes for a big night (pipeline.ingest_parallel): its per-feed
     # split is not profiled here; run_night's "ingest" timing covers it
-    _wrap(validate, "run_sql", lambda con, rel, **kw: f"validate.sql.{rel}")
+    _wrap(validate, "_build", lambda paths, run_date, select, exclude=(): f"build_staging.dbt_run.{'+'.join(select)}")
     _wrap(quality, "validate_many", "validate.gx_validate_many")
     _wrap(validate, "_route", "validate.route_failures")
     _wrap(validate, "_record", "validate.record_results")
     _wrap(validate, "_datadocs", "validate.data_docs")
     _wrap(core_build, "run_sql", lambda con, rel, **kw: f"build_core.sql.{rel}")
+    _wrap(core_build, "_models", lambda paths, run_date, models: f"build_core.dbt_run.{models[0]}..")
     _wrap(load, "_insert_parquet", lambda con, table, files, col: f"load.insert.{table}")
     _wrap(load, "run_sql", lambda con, rel, **kw: f"load.sql.{rel}")
     _wrap(marts, "run_models", "build_marts.dbt_run")
@@ -83,7 +84,7 @@ def main(argv=None) -> None:
         "duckdb_memory_limit": DUCKDB_MEMORY_LIMIT,
         "duckdb_threads": DUCKDB_THREADS,
         "load": report.get("load"),
-        "validate_batch": {k: v for k, v in (report.get("validate_batch") or {}).items() if k != "data_docs"},
+        "build_staging": {k: v for k, v in (report.get("build_staging") or {}).items() if k != "data_docs"},
     }
     Path(a.out).write_text(json.dumps(out, indent=2, default=str))
 

@@ -108,15 +108,20 @@ with DAG(
         paths, day = _run_args()
         return pipeline.load(paths, day, [m for group in (manifests or []) for m in group])
 
+    # One task per layer of the dbt project (transforms/dbt/models/<layer>), each invoking dbt
+    # in process (docs/decisions/0002: not Cosmos).
     @task
-    def validate_batch() -> dict:
+    def build_staging() -> dict:
+        """Staging models, checked by the quality gate (Great Expectations): reference first,
+        then the feeds; failing rows and files are quarantined for the core layer."""
         from transforms import pipeline
 
         paths, day = _run_args()
-        return pipeline.validate_batch(paths, day)
+        return pipeline.build_staging(paths, day)
 
     @task
     def build_core() -> dict:
+        """Core models: the batch applied to the private state and the history."""
         from transforms import pipeline
 
         paths, day = _run_args()
@@ -124,6 +129,7 @@ with DAG(
 
     @task
     def build_marts() -> dict:
+        """Mart models for the days the night changed."""
         from transforms import pipeline
 
         paths, day = _run_args()
@@ -165,6 +171,6 @@ with DAG(
     manifests = ingest.expand(entries=plan())
     loaded = load(manifests)
     published = publish()
-    loaded >> validate_batch() >> build_core() >> build_marts() >> validate_marts() >> published
+    loaded >> build_staging() >> build_core() >> build_marts() >> validate_marts() >> published
     dashboard(published)
     published >> compact_history()

@@ -52,7 +52,7 @@ def test_one_day_through_airflow(tmp_path):
     assert started <= start <= end <= finished, (started, start, end, finished)
     assert (end - start).total_seconds() <= result.seconds + 5
 
-    for task_id in ("plan", "load", "validate_batch", "build_core", "build_marts", "validate_marts", "publish"):
+    for task_id in ("plan", "load", "build_staging", "build_core", "build_marts", "validate_marts", "publish"):
         assert states[task_id] == "success", (task_id, states)
     assert states["dashboard"] in ("success", "skipped")
     # one mapped ingest instance per planned group of files, all successful

@@ -23,7 +23,7 @@ def work(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("alert_states")
     with duckdb.connect(str(work / "state.duckdb")) as c:
         c.execute(sql_text("schema/state.sql"))
-    dbt_runner.invoke(work / "state.duckdb", work / "dbt", N1, ["run", "--select", "refresh_days", "mart"])
+    dbt_runner.invoke(work / "state.duckdb", work / "dbt", N1, ["run", "--select", "pending_days", "refresh_days", "mart"])
     shutil.move(work / "state.duckdb", work / "empty.duckdb")
     return work
 

@@ -366,9 +366,9 @@ def test_compose_deployment_in_containers():
         t = time.monotonic()
         run_c = stack.trigger(NIGHT_C)
         deadline = time.monotonic() + RUN_TIMEOUT_S
-        while not any(ti["task_id"] == "validate_batch" and ti["state"] == "success"
+        while not any(ti["task_id"] == "build_staging" and ti["state"] == "success"
                       for ti in stack.task_instances(run_c)):
-            assert time.monotonic() < deadline, "validate_batch did not succeed"
+            assert time.monotonic() < deadline, "build_staging did not succeed"
             time.sleep(0.2)
         # build_core is the next task to take the state's writer lock (the host sees the same
         # file): the first time the lock is held, build_core is at work; kill its worker then

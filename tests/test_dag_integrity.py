@@ -83,8 +83,8 @@ def test_tasks_and_dependencies(probe):
     assert probe["tasks"] == {
         "plan": ["ingest"],
         "ingest": ["load"],
-        "load": ["validate_batch"],
-        "validate_batch": ["build_core"],
+        "load": ["build_staging"],
+        "build_staging": ["build_core"],
         "build_core": ["build_marts"],
         "build_marts": ["validate_marts"],
         "validate_marts": ["publish"],

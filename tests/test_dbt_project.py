@@ -23,7 +23,7 @@ def empty_state(tmp_path_factory):
     db = work / "state.duckdb"
     with duckdb.connect(str(db)) as c:
         c.execute(sql_text("schema/state.sql"))
-    dbt_runner.invoke(db, work / "dbt", DAY, ["run", "--select", "refresh_days", "mart"])
+    dbt_runner.invoke(db, work / "dbt", DAY, ["run", "--select", "pending_days", "refresh_days", "mart"])
     return db
 
 
@@ -125,7 +125,7 @@ def test_a_crash_mid_layer_reruns_the_layer_on_the_same_days(tmp_path, monkeypat
     pipeline.run_night(crashed, day(1))
     manifests = pipeline.ingest_files(crashed, pipeline.plan(crashed, day(2)))
     pipeline.load(crashed, day(2), manifests)
-    pipeline.validate_batch(crashed, day(2))
+    pipeline.build_staging(crashed, day(2))
     pipeline.build_core(crashed, day(2))
     broken = tmp_path / "broken_project"
     shutil.copytree(dbt_runner.PROJECT_DIR, broken)

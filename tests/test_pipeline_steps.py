@@ -27,7 +27,7 @@ def test_steps_refuse_a_batch_staged_by_another_night(landing, tmp_path):
     manifests = [pipeline.ingest_file(paths, e) for e in pipeline.plan(paths, day(2))]
     pipeline.load(paths, day(2), manifests)
     with pytest.raises(RuntimeError, match="another run interleaved"):
-        pipeline.validate_batch(paths, day(3))
+        pipeline.build_staging(paths, day(3))
     with pytest.raises(RuntimeError, match="another run interleaved"):
         pipeline.build_core(paths, day(3))
 
@@ -279,7 +279,7 @@ def test_outcome_does_not_depend_on_how_ingest_grouped_the_files(tmp_path):
         for n in (1, 2):
             manifests = pipeline.ingest_files(paths, pipeline.plan(paths, day(n)))
             pipeline.load(paths, day(n), reorder(manifests))
-            for step in (pipeline.validate_batch, pipeline.build_core, pipeline.build_marts,
+            for step in (pipeline.build_staging, pipeline.build_core, pipeline.build_marts,
                          pipeline.validate_marts, pipeline.publish):
                 step(paths, day(n))
         return paths.warehouse

@@ -121,7 +121,7 @@ def test_clearance_nightly_on_postgres_and_celery(tmp_path, redis_db):
     by_task: dict[str, list[tuple]] = {}
     for ti in tis:
         by_task.setdefault(ti[0], []).append(ti)
-    for task_id in ("plan", "load", "validate_batch", "build_core", "build_marts", "validate_marts", "publish"):
+    for task_id in ("plan", "load", "build_staging", "build_core", "build_marts", "validate_marts", "publish"):
         [(_, _, st, host, queue, executor, _, _)] = by_task[task_id]
         assert st == "success", (task_id, st)
         # writer tasks: queue `writer`, served only by worker 1 -> one DuckDB writer

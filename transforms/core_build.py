@@ -1,4 +1,7 @@
-"""Apply a validated batch to the core tables: one DuckDB transaction, then the history.
+"""Apply a validated batch to the core layer: the core models that need nothing of the
+timelines (transforms/dbt/models/core: quarantine, reference, rejected reports), the rest in one
+DuckDB transaction (still SQL scripts, transforms/sql/core), then the history, then the models
+that read the new timelines (pending days, clearance_daily).
 
 The new events reach the history (transforms/history.py) after the DuckDB commit, from the
 rows the state holds for their batch (core.open_events, core.history_pending): a run killed
@@ -11,23 +14,26 @@ from datetime import date, datetime, timezone
 
 import duckdb
 
-from transforms import history as H
+from transforms import dbt_runner, history as H
 from transforms.config import ITEM_WINDOW_DAYS, Paths
-from transforms.db import run_sql, table_exists
+from transforms.db import connect_state, run_sql, table_exists
 
-CORE_MODELS = [
-    "core/batch_quarantine.sql",
-    "core/offices.sql",
+# dbt models before the transaction: each replaces the rows of the files the ledger has not
+# accounted for yet, so a rerun of a run killed part way replaces what it left
+MODELS_BEFORE = ["quarantined_files", "quarantined_rows", "exchange_office_clean", "centre_clean",
+                 "core_offices", "core_quarantine", "rejected_reports"]
+# after it: derived from the state, not from the batch, so the rerun of a run killed after
+# the commit computes the same days
+MODELS_AFTER = ["pending_days", "clearance_daily"]
+SCRIPTS = [
     "core/exchange_office_rows.sql",
     "core/centre_rows.sql",
-    "core/rejected_reports.sql",
     "core/events.sql",
     "core/ev_new.sql",
     "core/open_events.sql",
     "core/clearance.sql",
     "core/office_stay.sql",
     "core/dispatch.sql",
-    "core/clearance_daily.sql",
     "core/event_order.sql",
     "core/ledger_update.sql",
     "core/close_items.sql",
@@ -84,11 +90,40 @@ def flush_pending(con: duckdb.DuckDBPyConnection, history: H.History) -> H.Histo
     return history
 
 
-def build_core(con: duckdb.DuckDBPyConnection, run_date: date, paths: Paths) -> dict:
-    if table_exists(con, "core", "events"):
-        raise RuntimeError(f"{paths.state_db} holds core.events, the event history of a state from "
-                           "before the history layer (docs/decisions/0004): there is no migration; delete "
-                           f"{paths.state_dir} and run the nights again from the landing zone")
+def _models(paths: Paths, run_date: date, models: list[str]) -> None:
+    # --no-write-json: the manifest and run results are not read
+    dbt_runner.invoke(paths.state_db, paths.state_dir / "dbt", run_date,
+                      ["run", "--select", *models, "--no-write-json"])
+
+
+def build_core(paths: Paths, run_date: date) -> dict:
+    """The caller holds writer.lock and no connection to the state (dbt opens it itself)."""
+    con = connect_state(paths)
+    try:
+        if table_exists(con, "core", "events"):
+            raise RuntimeError(f"{paths.state_db} holds core.events, the event history of a state from "
+                               "before the history layer (docs/decisions/0004): there is no migration; delete "
+                               f"{paths.state_dir} and run the nights again from the landing zone")
+        # a retry after the transaction committed (the batch's files are accounted for) only
+        # finishes the build: applying the batch again would count its events as duplicates
+        applied = con.execute(
+            "SELECT count(*) > 0 AND count(*) FILTER (WHERE l.status = 'staged') = 0 "
+            "FROM staging.batch_files bf JOIN core.ledger l ON l.file_id = bf._file_id").fetchone()[0]
+    finally:
+        con.close()
+    stats = None
+    if not applied:
+        _models(paths, run_date, MODELS_BEFORE)
+        con = connect_state(paths)
+        try:
+            stats = _apply(con, run_date, paths)
+        finally:
+            con.close()
+    _models(paths, run_date, MODELS_AFTER)
+    return stats or {"skipped": "the batch was applied by an earlier attempt"}
+
+
+def _apply(con: duckdb.DuckDBPyConnection, run_date: date, paths: Paths) -> dict:
     history = flush_pending(con, H.open_history(paths))
     con.execute("BEGIN")
     try:
@@ -96,23 +131,12 @@ def build_core(con: duckdb.DuckDBPyConnection, run_date: date, paths: Paths) -> 
         # the history's columns, typed, for a read of no file
         con.execute(f"CREATE OR REPLACE TEMP TABLE history_empty AS SELECT {', '.join(H.EVENT_COLUMNS)} "
                     "FROM core.open_events, (SELECT 0 AS local_offset_min) LIMIT 0")
-        reference_changed = con.execute(
-            "SELECT coalesce(any_value(accepted), false) FROM staging.reference_accepted").fetchone()[0]
-        for model in CORE_MODELS:
-            if model == "core/clearance_daily.sql" and reference_changed:
-                # Capacities and validity periods apply to every day: recompute them all.
-                con.execute("""
-                    INSERT OR IGNORE INTO core.pending_dates
-                    SELECT CAST(d AS DATE) FROM range(
-                        (SELECT least(min(report_date), getvariable('run_date'))
-                         FROM (SELECT report_date FROM core.exchange_office_rows
-                               UNION ALL SELECT report_date FROM core.centre_rows)),
-                        getvariable('run_date') + 1, INTERVAL 1 DAY) t(d)""")
-            elif model == "core/ev_new.sql":
+        for script in SCRIPTS:
+            if script == "core/ev_new.sql":
                 _known(con, history)
-            elif model == "core/open_events.sql":
+            elif script == "core/open_events.sql":
                 _reopened(con, history)
-            run_sql(con, model, run_date=run_date, batch=batch, item_window_days=ITEM_WINDOW_DAYS)
+            run_sql(con, script, run_date=run_date, batch=batch, item_window_days=ITEM_WINDOW_DAYS)
         stats = dict(zip(
             ["files", "loaded", "quarantined", "rows_loaded", "rows_quarantined", "rows_duplicate"],
             con.execute("""

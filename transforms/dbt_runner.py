@@ -7,7 +7,6 @@ here so that the caller, or another process, can open the file next."""
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 from datetime import date
 from pathlib import Path
@@ -17,7 +16,9 @@ import yaml
 from transforms.files import atomic_path
 
 PROJECT_DIR = Path(__file__).resolve().parent / "dbt"
-RUN_DATE_ENV = "CLEARCAP_RUN_DATE"  # read by transforms.dbt_session
+# The DuckDB variables of the invocation under way (transforms.dbt_session sets them on every
+# dbt cursor, bound): the night's run_date and the values Python computed for the models.
+SESSION_VARIABLES: dict = {}
 
 
 class DbtFailed(RuntimeError):
@@ -71,15 +72,17 @@ def publish_lineage(database: Path, work_dir: Path, run_date: date, out: Path) -
     return True
 
 
-def invoke(database: Path, work_dir: Path, run_date: date, args: list[str]):
+def invoke(database: Path, work_dir: Path, run_date: date, args: list[str],
+           variables: dict | None = None):
     """dbt `args` (e.g. ["build", "--select", "mart"]) on `database` for the night of
-    `run_date`; returns dbt's result, raises DbtFailed naming the failing nodes."""
+    `run_date`, with `variables` as DuckDB variables (getvariable('name') in the models);
+    returns dbt's result, raises DbtFailed naming the failing nodes."""
     from dbt.cli.main import dbtRunner
 
     work_dir.mkdir(parents=True, exist_ok=True)
     _profile(database, work_dir)
-    previous = os.environ.get(RUN_DATE_ENV)
-    os.environ[RUN_DATE_ENV] = run_date.isoformat()
+    SESSION_VARIABLES.clear()
+    SESSION_VARIABLES.update(variables or {}, run_date=run_date)
     try:
         res = dbtRunner().invoke([
             *args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(work_dir),
@@ -87,10 +90,7 @@ def invoke(database: Path, work_dir: Path, run_date: date, args: list[str]):
             "--quiet"])
     finally:
         _close_connections()
-        if previous is None:
-            os.environ.pop(RUN_DATE_ENV, None)
-        else:
-            os.environ[RUN_DATE_ENV] = previous
+        SESSION_VARIABLES.clear()
     if not res.success:
         failed = [f"{r.node.name}: {r.message}" for r in getattr(res.result, "results", None) or []
                   if str(r.status) in ("error", "fail", "runtime error")]

@@ -1,17 +1,20 @@
 """The dbt-duckdb plugin that gives dbt's DuckDB sessions the pipeline's settings: the same
 memory, threads, UTC time zone and spill directory as transforms.db.connect_state, and the
-night's run_date as a DuckDB variable (bound, never written into SQL text). run_date comes from
-CLEARCAP_RUN_DATE, not from the profile or a dbt var: either would change every night and make
-dbt parse the whole project again (≈ 20 s) instead of partially."""
+invocation's values as DuckDB variables (bound, never written into SQL text): the night's
+run_date, the settings the models read, and what Python computed for them
+(dbt_runner.invoke(variables=...)). None of them comes from the profile or a dbt var: either
+would change every night and make dbt parse the whole project again (≈ 20 s) instead of
+partially."""
 from __future__ import annotations
-
-import os
-from datetime import date
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 
-from transforms.db import settings
-from transforms.dbt_runner import RUN_DATE_ENV
+from transforms.config import EVENT_LOOKBACK_DAYS
+from transforms.db import SQL_DIR, quote_ident, settings
+from transforms.dbt_runner import SESSION_VARIABLES
+
+# settings of the models, the same every night
+CONSTANTS = {"event_lookback_days": EVENT_LOOKBACK_DAYS, "seeds_dir": str(SQL_DIR / "seeds")}
 
 
 class Plugin(BasePlugin):
@@ -22,7 +25,8 @@ class Plugin(BasePlugin):
         # every dbt connection is a cursor of its own: variables and TimeZone are per cursor
         settings(cursor)
         cursor.execute("SET temp_directory = ?", [self.temp_directory])
-        run_date = os.environ.get(RUN_DATE_ENV)
-        if not run_date:
-            raise RuntimeError(f"{RUN_DATE_ENV} is not set: the models need the night's operating day")
-        cursor.execute("SET VARIABLE run_date = ?", [date.fromisoformat(run_date)])
+        if "run_date" not in SESSION_VARIABLES:
+            raise RuntimeError("no dbt invocation under way (transforms.dbt_runner.invoke): "
+                               "the models need the night's operating day")
+        for name, value in {**CONSTANTS, **SESSION_VARIABLES}.items():
+            cursor.execute(f"SET VARIABLE {quote_ident(name)} = ?", [value])

@@ -106,16 +106,26 @@ def load(paths: Paths, run_date: date, manifests: list[dict]) -> dict:
         return load_mod.stage_batch(con, run_date, list(manifests))
 
 
-def validate_batch(paths: Paths, run_date: date) -> dict:
-    with state(paths) as con:
-        _same_batch(con, run_date)
-        return validate.validate_batch(con, run_date, paths)
+def build_staging(paths: Paths, run_date: date) -> dict:
+    """The staging layer's models on the staged batch, checked by the quality gate."""
+    with writer(paths):
+        con = connect_state(paths)
+        try:
+            _same_batch(con, run_date)
+        finally:
+            con.close()  # dbt opens the file itself
+        return validate.validate_batch(paths, run_date)
 
 
 def build_core(paths: Paths, run_date: date) -> dict:
-    with state(paths) as con:
-        _same_batch(con, run_date)
-        return core_build.build_core(con, run_date, paths)
+    """The core layer: the checked batch applied to the state and the history."""
+    with writer(paths):
+        con = connect_state(paths)
+        try:
+            _same_batch(con, run_date)
+        finally:
+            con.close()  # dbt opens the file itself
+        return core_build.build_core(paths, run_date)
 
 
 def build_marts(paths: Paths, run_date: date) -> dict:
@@ -186,7 +196,7 @@ def run_night(paths: Paths, run_date: date) -> dict:
     entries = timed("plan", plan, paths, run_date)
     manifests = timed("ingest", ingest_parallel, paths, entries)
     report["load"] = timed("load", load, paths, run_date, manifests)
-    report["validate_batch"] = timed("validate_batch", validate_batch, paths, run_date)
+    report["build_staging"] = timed("build_staging", build_staging, paths, run_date)
     report["build_core"] = timed("build_core", build_core, paths, run_date)
     report["build_marts"] = timed("build_marts", build_marts, paths, run_date)
     report["validate_marts"] = timed("validate_marts", validate_marts, paths, run_date)

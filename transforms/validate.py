@@ -7,12 +7,14 @@ quarantine, error -> publish blocked, warning -> recorded).
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from datetime import date
 
 import duckdb
 
-from transforms.config import EVENT_LOOKBACK_DAYS, datadocs_nights
-from transforms.db import SQL_DIR, quote_ident, quote_literal, run_sql, table_exists
+from transforms import dbt_runner
+from transforms.config import datadocs_nights
+from transforms.db import connect_state, quote_ident, quote_literal, run_sql, table_exists
 
 BATCH_SUITES = [  # (staging table, suite, feed)
     ("staging.exchange_office", "staging_exchange_office", "exchange_office"),
@@ -149,53 +151,97 @@ def _raw_from_parquet(con) -> None:
         WHERE f._raw IS NULL AND f._file_id = p._file_id AND f._line = p._line""", [files])
 
 
-def validate_batch(con: duckdb.DuckDBPyConnection, run_date: date, paths=None) -> dict:
+# The staging models (transforms/dbt/models/staging), in the gate's order: the reference first,
+# since the rows it passes decide what "known office" means for the rest of the batch.
+REFERENCE_MODELS = ["reference"]
+STAGING_MODELS = ["staging"]
+
+# The reference is one document: a row the reader rejected rejects the whole file (without
+# those rows offices would silently vanish from what is expected). One entry per file, naming
+# every rejected line (a reference has a few dozen rows); like every file-level detail it
+# starts with its rule.
+REFERENCE_REJECTS = """
+    INSERT INTO staging.file_failures
+    SELECT q._file_id, arg_min(q.rule, q._line),
+           arg_min(q.rule, q._line) || ': ' || string_agg(format('line {}: {}', q._line,
+                             CASE WHEN starts_with(q.detail, q.rule || ': ')
+                                  THEN substr(q.detail, length(q.rule) + 3) ELSE q.detail END),
+                      '; ' ORDER BY q._line)
+    FROM staging.parse_quarantine q
+    JOIN staging.batch_files bf USING (_file_id)
+    WHERE bf.feed = 'reference'
+    GROUP BY q._file_id"""
+
+
+@contextmanager
+def _state(paths):
+    """The state between two dbt invocations (dbt opens the file itself: no connection of ours
+    may be open while it runs)."""
+    con = connect_state(paths)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _build(paths, run_date: date, select: list[str], exclude: list[str] = ()) -> None:
+    # --no-write-json: the manifest and run results are not read
+    dbt_runner.invoke(paths.state_db, paths.state_dir / "dbt", run_date,
+                      ["run", "--select", *select, *(["--exclude", *exclude] if exclude else []),
+                       "--no-write-json"])
+
+
+def validate_batch(paths, run_date: date) -> dict:
+    """The staging models of the staged batch, checked: the reference model, its suite and the
+    reference's quarantine decisions first, then the other models and their suites. The caller
+    holds writer.lock."""
     from transforms import quality
 
-    con.execute("DELETE FROM staging.rule_failures; DELETE FROM staging.file_failures; "
-                "DELETE FROM staging.reference_accepted")
-    if not con.execute("SELECT count(*) FROM staging.batch_files").fetchone()[0]:
-        # Nothing new: keep the night's recorded results, so a rerun changes no published row.
-        return {"expectations_failed": 0, "rows_failing": 0, "files_failing": 0, "skipped": True}
-    con.execute("DELETE FROM core.quality_results WHERE run_date = ? AND suite NOT LIKE 'mart_%'",
-                [run_date])
-    for table, seed in (("country_tz", "country_tz.csv"), ("city_tz", "impc_city_tz.csv")):
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM "
-                    "read_csv(?, header = true, all_varchar = true)", [str(SQL_DIR / "seeds" / seed)])
+    with _state(paths) as con:
+        con.execute("DELETE FROM staging.rule_failures; DELETE FROM staging.file_failures; "
+                    "DELETE FROM staging.reference_accepted")
+        if not con.execute("SELECT count(*) FROM staging.batch_files").fetchone()[0]:
+            # Nothing new: keep the night's recorded results, so a rerun changes no published row.
+            return {"expectations_failed": 0, "rows_failing": 0, "files_failing": 0, "skipped": True}
+        con.execute("DELETE FROM core.quality_results WHERE run_date = ? AND suite NOT LIKE 'mart_%'",
+                    [run_date])
+        reference_files, reference_rows = con.execute(
+            "SELECT (SELECT count(*) FROM staging.batch_files WHERE feed = 'reference'), "
+            "(SELECT count(*) FROM staging.raw_reference)").fetchone()
     checks = []
-    if con.execute("SELECT count(*) FROM staging.batch_files WHERE feed = 'reference'").fetchone()[0]:
-        # The reference decides what "known office" means for the rest: check it first.
-        has_rows = con.execute("SELECT count(*) FROM staging.raw_reference").fetchone()[0] > 0
-        if has_rows:
-            run_sql(con, "staging/reference.sql")
-            outcomes = quality.validate(con, "staging.reference", "staging_reference")
-            _route(con, "staging.reference", outcomes)
-            _record(con, run_date, "staging_reference", "reference", outcomes, "staging.reference")
-            checks.append(("staging.reference", "staging_reference"))
-        # The reference is one document: a row the reader rejected rejects the whole file.
-        run_sql(con, "staging/reference_rejects.sql")
-        accepted = has_rows and not con.execute(
-            "SELECT count(*) FROM staging.file_failures").fetchone()[0]
-        con.execute("INSERT INTO staging.reference_accepted VALUES (?)", [accepted])
-    run_sql(con, "staging/offices_effective.sql")
-    if not con.execute("SELECT count(*) FROM temp.offices").fetchone()[0]:
-        raise RuntimeError("no usable reference/offices.csv: deliver one that passes its rules "
-                           "(see mart.quarantine) before the feeds can be checked")
-    for model in ("exchange_office", "customs_centre", "item_events"):
-        run_sql(con, f"staging/{model}.sql", event_lookback_days=EVENT_LOOKBACK_DAYS)
-    report = quality.validate_many(con, checks + [(t, s) for t, s, _ in BATCH_SUITES])
-    feeds = {t: f for t, _, f in BATCH_SUITES}
-    failed = 0
-    for run in report.runs:
-        if run.table == "staging.reference":
-            continue  # routed above
-        _route(con, run.table, run.outcomes)
-        _record(con, run_date, run.suite_name, feeds[run.table], run.outcomes, run.table)
-        failed += sum(not o.success for o in run.outcomes)
-    _raw_from_parquet(con)
-    rows = con.execute("SELECT count(*) FROM staging.rule_failures").fetchone()[0]
-    files = con.execute("SELECT count(DISTINCT _file_id) FROM staging.file_failures").fetchone()[0]
-    docs = _datadocs(paths, run_date, "batch", report) if paths else None
+    if reference_rows:
+        _build(paths, run_date, REFERENCE_MODELS)
+    if reference_files:
+        with _state(paths) as con:
+            if reference_rows:
+                outcomes = quality.validate(con, "staging.reference", "staging_reference")
+                _route(con, "staging.reference", outcomes)
+                _record(con, run_date, "staging_reference", "reference", outcomes, "staging.reference")
+                checks.append(("staging.reference", "staging_reference"))
+            con.execute(REFERENCE_REJECTS)
+            accepted = reference_rows > 0 and not con.execute(
+                "SELECT count(*) FROM staging.file_failures").fetchone()[0]
+            con.execute("INSERT INTO staging.reference_accepted VALUES (?)", [accepted])
+    # the reference model again only when it was not built above: staging.reference is
+    # tonight's delivered reference, none when the batch has none
+    _build(paths, run_date, STAGING_MODELS, REFERENCE_MODELS if reference_rows else [])
+    with _state(paths) as con:
+        if not con.execute("SELECT count(*) FROM staging.offices_effective").fetchone()[0]:
+            raise RuntimeError("no usable reference/offices.csv: deliver one that passes its rules "
+                               "(see mart.quarantine) before the feeds can be checked")
+        report = quality.validate_many(con, checks + [(t, s) for t, s, _ in BATCH_SUITES])
+        feeds = {t: f for t, _, f in BATCH_SUITES}
+        failed = 0
+        for run in report.runs:
+            if run.table == "staging.reference":
+                continue  # routed above
+            _route(con, run.table, run.outcomes)
+            _record(con, run_date, run.suite_name, feeds[run.table], run.outcomes, run.table)
+            failed += sum(not o.success for o in run.outcomes)
+        _raw_from_parquet(con)
+        rows = con.execute("SELECT count(*) FROM staging.rule_failures").fetchone()[0]
+        files = con.execute("SELECT count(DISTINCT _file_id) FROM staging.file_failures").fetchone()[0]
+    docs = _datadocs(paths, run_date, "batch", report)
     return {"expectations_failed": failed, "rows_failing": rows, "files_failing": files,
             "data_docs": docs}
 

@@ -3,10 +3,6 @@
     force, and why an expected report is missing. `offices` names the offices relation's alias,
     `office_types` is a list of offices.csv office_type values (constants of the model, never data). -#}
 
-{% macro valid_on(day, offices='o') -%}
-    {{ day }} BETWEEN {{ offices }}.valid_from AND coalesce({{ offices }}.valid_to, DATE '9999-12-31')
-{%- endmacro %}
-
 {% macro capacity_of(direction, offices='o') -%}
     CASE WHEN {{ direction }} = 'outbound' THEN {{ offices }}.capacity_out_per_day
          ELSE {{ offices }}.capacity_in_per_day END
@@ -15,7 +11,7 @@
 {#- (office_code, report_date): every site of `office_types` valid on a day of the relation `days` (column d). -#}
 {% macro expected_sites(office_types, days='days') -%}
     SELECT o.office_code, d.d AS report_date
-    FROM {{ days }} d JOIN {{ source('core', 'offices') }} o
+    FROM {{ days }} d JOIN {{ ref('core_offices') }} o
       ON o.office_type IN ({% for t in office_types %}'{{ t }}'{{ ", " if not loop.last }}{% endfor %})
      AND {{ valid_on('d.d') }}
 {%- endmacro %}
@@ -27,7 +23,7 @@
 {% macro missing_reports(rows, site_column, feed, office_types, days='days') -%}
     SELECT e.office_code AS {{ site_column }}, e.report_date,
            unnest(coalesce(sd.directions, ['inbound', 'outbound'])) AS direction,
-           CASE WHEN EXISTS (SELECT 1 FROM {{ source('core', 'rejected_reports') }} x
+           CASE WHEN EXISTS (SELECT 1 FROM {{ ref('rejected_reports') }} x
                              WHERE x.feed = '{{ feed }}' AND x.site_code = e.office_code
                                AND x.report_date = e.report_date)
                 THEN 'rejected' ELSE 'not_received' END AS missing_reason

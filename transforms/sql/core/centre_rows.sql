@@ -1,22 +1,14 @@
 -- Feed B: same redelivery rule as feed A, per centre and day.
-CREATE OR REPLACE TEMP TABLE cc_clean AS
-SELECT s.*, bf.file_order
-FROM staging.customs_centre s
-JOIN staging.batch_files bf USING (_file_id)
-WHERE s._file_id NOT IN (SELECT _file_id FROM temp.quarantined_files)
-  AND NOT EXISTS (SELECT 1 FROM temp.quarantined_rows q
-                  WHERE q._file_id = s._file_id AND q._line = s._line);
-
 CREATE OR REPLACE TEMP TABLE cc_winner AS
 SELECT centre_code, report_date, arg_max(_file_id, file_order) AS _file_id
-FROM temp.cc_clean GROUP BY centre_code, report_date;
+FROM work.centre_clean GROUP BY centre_code, report_date;
 
 CREATE OR REPLACE TEMP TABLE cc_replaced AS
 SELECT DISTINCT c.file_id, w._file_id AS by_file
 FROM core.centre_rows c JOIN temp.cc_winner w USING (centre_code, report_date)
 UNION
 SELECT DISTINCT e._file_id, w._file_id
-FROM temp.cc_clean e JOIN temp.cc_winner w USING (centre_code, report_date)
+FROM work.centre_clean e JOIN temp.cc_winner w USING (centre_code, report_date)
 WHERE e._file_id <> w._file_id;
 
 DELETE FROM core.centre_rows c USING temp.cc_winner w
@@ -27,6 +19,6 @@ SELECT e._file_id, e._line, e.report_date, e.centre_code, e.direction, e.regime,
        e.declarations_lodged, e.declarations_released, e.declarations_inspected,
        e.declarations_held, e.declarations_rejected, e.items_declared, e.declared_value_cny,
        e.release_hours_total, e.pending_close, e._extra
-FROM temp.cc_clean e JOIN temp.cc_winner w USING (centre_code, report_date, _file_id);
+FROM work.centre_clean e JOIN temp.cc_winner w USING (centre_code, report_date, _file_id);
 
 INSERT OR IGNORE INTO core.pending_dates SELECT DISTINCT report_date FROM temp.cc_winner;

@@ -6,8 +6,8 @@ CREATE OR REPLACE TEMP TABLE ev_clean AS
 SELECT s.* EXCLUDE (office_status, office_tz, time_window), bf.file_order
 FROM staging.item_events s
 JOIN staging.batch_files bf USING (_file_id)
-WHERE s._file_id NOT IN (SELECT _file_id FROM temp.quarantined_files)
-  AND NOT EXISTS (SELECT 1 FROM temp.quarantined_rows q
+WHERE s._file_id NOT IN (SELECT _file_id FROM work.quarantined_files)
+  AND NOT EXISTS (SELECT 1 FROM work.quarantined_rows q
                   WHERE q._file_id = s._file_id AND q._line = s._line);
 
 CREATE OR REPLACE TEMP TABLE batch_items AS SELECT DISTINCT item_id FROM temp.ev_clean;

@@ -1,11 +1,11 @@
 -- Account for every file of the batch: rows read = loaded + quarantined + duplicate.
 CREATE OR REPLACE TEMP TABLE file_counts AS
 WITH q AS (
-    SELECT _file_id, count(DISTINCT _line) AS n FROM temp.quarantined_rows GROUP BY _file_id
+    SELECT _file_id, count(DISTINCT _line) AS n FROM work.quarantined_rows GROUP BY _file_id
 ),
 clean AS (
-    SELECT _file_id, count(*) AS n FROM temp.eo_clean GROUP BY ALL
-    UNION ALL SELECT _file_id, count(*) FROM temp.cc_clean GROUP BY ALL
+    SELECT _file_id, count(*) AS n FROM work.exchange_office_clean GROUP BY ALL
+    UNION ALL SELECT _file_id, count(*) FROM work.centre_clean GROUP BY ALL
     UNION ALL SELECT _file_id, count(*) FROM temp.ev_new GROUP BY ALL
     UNION ALL SELECT _file_id, count(*) FROM staging.raw_reference
         WHERE (SELECT coalesce(any_value(accepted), false) FROM staging.reference_accepted)
@@ -13,7 +13,7 @@ clean AS (
 ),
 row_rules AS (
     SELECT _file_id, string_agg(rule || ' (' || n || ')', ', ' ORDER BY rule) AS rules
-    FROM (SELECT _file_id, rule, count(DISTINCT _line) AS n FROM temp.quarantined_rows GROUP BY ALL)
+    FROM (SELECT _file_id, rule, count(DISTINCT _line) AS n FROM work.quarantined_rows GROUP BY ALL)
     GROUP BY ALL
 ),
 dup AS (
@@ -34,7 +34,7 @@ SELECT
     rr.rules AS row_rules
 FROM staging.batch_files bf
 LEFT JOIN (SELECT _file_id, string_agg(detail, '; ') AS detail
-           FROM temp.quarantined_files GROUP BY ALL) qf USING (_file_id)
+           FROM work.quarantined_files GROUP BY ALL) qf USING (_file_id)
 LEFT JOIN (SELECT _file_id, sum(n) AS n FROM clean GROUP BY ALL) cl USING (_file_id)
 LEFT JOIN q USING (_file_id)
 LEFT JOIN dup d USING (_file_id)

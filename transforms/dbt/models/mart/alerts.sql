@@ -51,7 +51,7 @@ rejected AS (
     -- the rejected report(s) of each site for the day, with the rules they broke
     SELECT x.site_code AS office_code,
            string_agg(DISTINCT l.path || ' (' || coalesce(x.rules, '?') || ')', '; ') AS files
-    FROM {{ source('core', 'rejected_reports') }} x JOIN {{ source('core', 'ledger') }} l ON l.file_id = x.file_id, run
+    FROM {{ ref('rejected_reports') }} x JOIN {{ source('core', 'ledger') }} l ON l.file_id = x.file_id, run
     WHERE x.report_date = run.run_day
     GROUP BY ALL
 ),

@@ -38,7 +38,7 @@ with_capacity AS (
            sum(g.declarations_lodged) OVER (
                PARTITION BY g.centre_code, g.report_date, g.direction) AS lodged_all_regimes
     FROM grid g
-    LEFT JOIN {{ source('core', 'offices') }} o
+    LEFT JOIN {{ ref('core_offices') }} o
       ON o.office_code = g.centre_code AND {{ valid_on('g.report_date') }}
 )
 SELECT

@@ -21,12 +21,12 @@ stock AS (
            (sum(n_presented - n_released) OVER (
                PARTITION BY office_code, direction ORDER BY day
                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))::BIGINT AS in_customs
-    FROM {{ source('core', 'clearance_daily') }}
+    FROM {{ ref('clearance_daily') }}
 ),
 grid AS (
     SELECT p.office_code, p.direction, d.d AS release_date
     FROM (SELECT office_code, direction, min(day) AS first_day
-          FROM {{ source('core', 'clearance_daily') }} GROUP BY ALL) p
+          FROM {{ ref('clearance_daily') }} GROUP BY ALL) p
     JOIN days d ON d.d >= p.first_day
 ),
 with_stock AS (

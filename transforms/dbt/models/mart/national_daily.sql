@@ -31,7 +31,7 @@ dwell AS (
            count(*) FILTER (WHERE c.dwell_h <= 24) / count(*)::DOUBLE AS share_within_24h
     FROM {{ source('core', 'clearance') }} c
     WHERE c.release_date IN (SELECT d FROM days)
-      AND c.office_code IN (SELECT office_code FROM {{ source('core', 'offices') }}
+      AND c.office_code IN (SELECT office_code FROM {{ ref('core_offices') }}
                             WHERE office_type IN ('exchange_office', 'exchange_station'))
     GROUP BY ALL
 )

@@ -35,7 +35,7 @@ grid AS (
 capacity AS (
     SELECT g.*, {{ capacity_of('g.direction') }} AS capacity_per_day
     FROM grid g
-    LEFT JOIN {{ source('core', 'offices') }} o
+    LEFT JOIN {{ ref('core_offices') }} o
       ON o.office_code = g.office_code AND {{ valid_on('g.report_date') }}
 )
 SELECT

@@ -1,3 +1,3 @@
 {{ config(refresh="true") }}
 -- mart.offices: the reference in force (offices, stations and centres with capacity history).
-SELECT * FROM {{ source('core', 'offices') }}
+SELECT * FROM {{ ref('core_offices') }}

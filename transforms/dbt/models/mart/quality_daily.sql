@@ -25,7 +25,7 @@ quarantined_by_day AS (
     SELECT l.feed, l.report_date, q.rule,
            CASE WHEN q.line IS NULL THEN 'file' ELSE 'row' END AS severity,
            count(DISTINCT (q.file_id, q.line)) AS n
-    FROM {{ source('core', 'quarantine') }} q JOIN {{ source('core', 'ledger') }} l USING (file_id)
+    FROM {{ ref('core_quarantine') }} q JOIN {{ source('core', 'ledger') }} l USING (file_id)
     GROUP BY ALL
 )
 SELECT * FROM expectation_results

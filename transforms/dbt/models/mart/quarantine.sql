@@ -1,4 +1,4 @@
 {{ config(refresh="true") }}
 -- mart.quarantine: every quarantined row or file.
 SELECT file_id, feed, path, regexp_extract(path, '[^/]+$') AS file, line, rule, detail, raw, run_date
-FROM {{ source('core', 'quarantine') }}
+FROM {{ ref('core_quarantine') }}

@@ -10,7 +10,7 @@ reported AS (
 tracked AS (
     SELECT office_code, day AS report_date, direction,
            sum(n_presented)::BIGINT AS events_presented, sum(n_released)::BIGINT AS events_released
-    FROM {{ source('core', 'clearance_daily') }}
+    FROM {{ ref('clearance_daily') }}
     WHERE day IN (SELECT d FROM days)
     GROUP BY ALL
 ),

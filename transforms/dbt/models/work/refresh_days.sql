@@ -9,19 +9,19 @@ WITH night AS (
         getvariable('run_date')::DATE AS d,
         NOT EXISTS (SELECT 1 FROM {{ source('core', 'runs') }} WHERE run_date = getvariable('run_date')
                     AND finished_at IS NOT NULL) AS is_new,
-        EXISTS (SELECT 1 FROM {{ source('core', 'pending_dates') }}) AS changed,
+        EXISTS (SELECT 1 FROM {{ ref('pending_days') }}) AS changed,
         (SELECT max(run_date) FROM {{ source('core', 'runs') }} WHERE finished_at IS NOT NULL) AS last_built
 ),
 bounds AS (
     SELECT
         least(
-            (SELECT min(d) FROM {{ source('core', 'pending_dates') }}),
+            (SELECT min(d) FROM {{ ref('pending_days') }}),
             CASE WHEN night.is_new THEN coalesce(
                 (SELECT max(run_date) + 1 FROM {{ source('core', 'runs') }}
                  WHERE finished_at IS NOT NULL AND run_date < night.d), night.d) END
         ) AS lo,
         greatest(
-            (SELECT max(d) FROM {{ source('core', 'pending_dates') }}),
+            (SELECT max(d) FROM {{ ref('pending_days') }}),
             CASE WHEN night.is_new OR night.changed THEN night.d END,
             CASE WHEN night.changed THEN night.last_built END
         ) AS hi

@@ -1,8 +1,8 @@
--- offices.csv as delivered, with the facts its file rules need.
-CREATE OR REPLACE TABLE staging.reference AS
+-- offices.csv as delivered, with the facts its file rules need (checked first by the quality
+-- gate: it decides what "known office" means for the rest of the batch).
 WITH raw AS (
     SELECT * REPLACE (coalesce(nullif(trim(tz), ''), 'Asia/Shanghai') AS tz)
-    FROM staging.raw_reference
+    FROM {{ source('batch', 'raw_reference') }}
 )
 SELECT
     row_number() OVER (ORDER BY r._file_id, r._line) AS _row_id,
@@ -14,4 +14,4 @@ SELECT
           AND r.valid_from <= coalesce(o.valid_to, DATE '9999-12-31')
     ) AS "overlaps",
     r.tz IN (SELECT name FROM pg_timezone_names()) AS tz_known
-FROM raw r;
+FROM raw r

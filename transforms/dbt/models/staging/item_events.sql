@@ -1,7 +1,6 @@
 -- Feed C events of the batch on one clock: event_utc (absolute) and event_local (the office's
 -- wall clock). A time without offset is local time of the office's time zone (feeds spec), the
 -- tz of the offices.csv row valid on that day.
-CREATE OR REPLACE TABLE staging.item_events AS
 WITH located AS (
     SELECT
         -- the raw table is filled by one INSERT per run, so rowid is the file order; a window
@@ -23,14 +22,14 @@ WITH located AS (
         -- Foreign offices: the zone of the IMPC city (country + IATA code) where a country spans
         -- several, else the country's zone (seed tables); UTC when the country is unknown.
         coalesce(p.tz, t.tz, ct.tz, c.tz, 'UTC') AS office_tz
-    FROM staging.raw_item_events r
-    LEFT JOIN temp.office_periods p
+    FROM {{ source('batch', 'raw_item_events') }} r
+    LEFT JOIN {{ ref('office_periods') }} p
         ON p.office_code = r.office_code AND p.has_offset = (r.event_offset_min IS NOT NULL)
        AND coalesce(r.event_local - to_minutes(r.event_offset_min), r.event_local) >= p."from"
        AND coalesce(r.event_local - to_minutes(r.event_offset_min), r.event_local) < p."until"
-    LEFT JOIN temp.office_tz t ON t.office_code = r.office_code
-    LEFT JOIN temp.city_tz ct ON ct.impc_prefix = left(r.office_code, 5)
-    LEFT JOIN temp.country_tz c ON c.country = left(r.office_code, 2)
+    LEFT JOIN {{ ref('office_tz') }} t ON t.office_code = r.office_code
+    LEFT JOIN {{ ref('city_tz') }} ct ON ct.impc_prefix = left(r.office_code, 5)
+    LEFT JOIN {{ ref('country_tz') }} c ON c.country = left(r.office_code, 2)
 ),
 clocked AS (
     SELECT
@@ -61,4 +60,4 @@ SELECT
             THEN format('local date {} is more than {} days before its folder date {}',
                         e.event_local::DATE, getvariable('event_lookback_days'), e.folder_date)
     END AS time_window
-FROM localised e, staging.batch_meta b;
+FROM localised e, {{ source('batch', 'batch_meta') }} b

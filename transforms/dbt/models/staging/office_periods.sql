@@ -1,28 +1,12 @@
--- The reference the batch is checked against: the delivered one when it passed its rules,
--- else the one in force.
-CREATE OR REPLACE TEMP TABLE offices AS
-SELECT office_code, office_type, name_zh, name_en, province, city, tz,
-       capacity_in_per_day, capacity_out_per_day, valid_from, valid_to
-FROM staging.reference
-WHERE (SELECT coalesce(any_value(accepted), false) FROM staging.reference_accepted)
-UNION ALL
-SELECT * FROM core.offices
-WHERE NOT (SELECT coalesce(any_value(accepted), false) FROM staging.reference_accepted);
-
--- Every code of a Chinese site, with its latest tz (for events outside every validity period,
--- which are rejected but still get an instant).
-CREATE OR REPLACE TEMP TABLE office_tz AS
-SELECT office_code, arg_max(tz, valid_from) AS tz FROM temp.offices GROUP BY office_code;
-
+{{ config(materialized='ephemeral') }}  {#- tiny, read once by item_events: inlined #}
 -- Each validity period as a half-open interval on both clocks events come in: wall time (a
 -- naive event time) and UTC (a time with an offset; the period starts at midnight in its own
 -- tz). Where a period is followed directly by the next one of the same office, it ends in UTC
 -- where the next starts, so a change of tz leaves neither a gap nor an overlap of instants.
-CREATE OR REPLACE TEMP TABLE office_periods AS
 WITH p AS (
     SELECT office_code, office_type, tz, valid_from, valid_to,
            lead(valid_from) OVER w AS next_from, lead(tz) OVER w AS next_tz
-    FROM temp.offices
+    FROM {{ ref('offices_effective') }}
     WINDOW w AS (PARTITION BY office_code ORDER BY valid_from)
 ),
 bounds AS (
@@ -38,4 +22,4 @@ bounds AS (
 SELECT office_code, office_type, tz, false AS has_offset, local_from AS "from", local_until AS "until"
 FROM bounds
 UNION ALL
-SELECT office_code, office_type, tz, true, utc_from, utc_until FROM bounds;
+SELECT office_code, office_type, tz, true, utc_from, utc_until FROM bounds

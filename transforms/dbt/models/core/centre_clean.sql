@@ -1,0 +1,3 @@
+-- Feed B rows of the batch that passed the gate.
+{{ config(schema='work', materialized='table') }}
+{{ clean_rows('customs_centre') }}

@@ -1,0 +1,3 @@
+-- The reference in force (staging.offices_effective: the accepted delivery replaces it whole).
+{{ config(alias='offices') }}
+SELECT * FROM {{ ref('offices_effective') }}
