@@ -48,10 +48,16 @@ def state(paths: Paths):
             con.close()
 
 
-def _same_batch(con, run_date: date) -> None:
+def _same_batch(paths: Paths, run_date: date) -> None:
     """Steps after `load` work on the batch it staged: refuse another night's batch, which
-    would mean two runs interleaved (Airflow's max_active_runs does not cover backfills)."""
-    staged = con.execute("SELECT any_value(run_date) FROM staging.batch_meta").fetchone()[0]
+    would mean two runs interleaved (Airflow's max_active_runs does not cover backfills).
+    The caller holds writer.lock; the connection is closed again before the step runs dbt,
+    which opens the file itself."""
+    con = connect_state(paths)
+    try:
+        staged = con.execute("SELECT any_value(run_date) FROM staging.batch_meta").fetchone()[0]
+    finally:
+        con.close()
     if staged is not None and staged != run_date:
         raise RuntimeError(f"the staged batch belongs to the night of {staged}, not {run_date}: "
                            f"another run interleaved; run the night of {run_date} again")
@@ -109,22 +115,14 @@ def load(paths: Paths, run_date: date, manifests: list[dict]) -> dict:
 def build_staging(paths: Paths, run_date: date) -> dict:
     """The staging layer's models on the staged batch, checked by the quality gate."""
     with writer(paths):
-        con = connect_state(paths)
-        try:
-            _same_batch(con, run_date)
-        finally:
-            con.close()  # dbt opens the file itself
+        _same_batch(paths, run_date)
         return validate.validate_batch(paths, run_date)
 
 
 def build_core(paths: Paths, run_date: date) -> dict:
     """The core layer: the checked batch applied to the state and the history."""
     with writer(paths):
-        con = connect_state(paths)
-        try:
-            _same_batch(con, run_date)
-        finally:
-            con.close()  # dbt opens the file itself
+        _same_batch(paths, run_date)
         return core_build.build_core(paths, run_date)
 
 
