@@ -33,7 +33,7 @@ def test_run_with_state_apart_publishes_only_published_files(tmp_path, monkeypat
     monkeypatch.setenv("CLEARCAP_DATADOCS_NIGHTS", "1")
     clearcap_run(landing, warehouse, day(1), day(2))
     assert {p.name for p in pub.iterdir()} == {"warehouse.duckdb", "warehouse_dashboard.html", "warehouse_datadocs",
-                                             "warehouse_lineage.html"}
+                                             "warehouse_lineage.html", "warehouse_items"}
     # Data Docs: one copy of GX's static assets, the newest night only (issue 11)
     docs = pub / "warehouse_datadocs"
     assert {p.name for p in docs.iterdir()} == {"index.html", "static", day(2).isoformat()}
