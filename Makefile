@@ -6,6 +6,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DAYS ?= 90
 NIGHTS ?= 30
+# pytest workers (pytest-xdist): one per core; a module's tests stay on one worker, so its
+# module-scoped fixtures are built once
+TEST_WORKERS ?= auto
 export CLEARCAP_LANDING ?= $(CURDIR)/var/landing
 export CLEARCAP_WAREHOUSE ?= $(CURDIR)/var/warehouse.duckdb
 
@@ -40,7 +43,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	bash scripts/install_chromium.sh
 	bash scripts/ensure_services.sh
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=25
 	PY=$(CURDIR)/$(PY) bash scripts/container_e2e.sh
 
 bench: $(STAMP)
