@@ -91,6 +91,31 @@ def test_state_file_free_after_dbt(empty_state):
         assert c.execute("SELECT d FROM work.refresh_days").fetchall() == [(DAY,)]
 
 
+def test_a_new_state_starts_from_the_parse_another_state_made(tmp_path, monkeypatch):
+    """Every state gets the same profile text (paths relative to the state's folder), so the
+    second state's first invocation reuses the first one's parse instead of parsing the whole
+    project again, and still builds into its own file."""
+    monkeypatch.setattr(dbt_runner, "PARSE_CACHE", tmp_path / "cache")
+    states = []
+    for name in ("first", "o'second"):
+        db = tmp_path / name / "state.duckdb"
+        db.parent.mkdir()
+        with duckdb.connect(str(db)) as c:
+            c.execute(sql_text("schema/state.sql"))
+        states.append(db)
+    first, second = states
+    dbt_runner.invoke(first, first.parent / "dbt", DAY, ["run", "--select", "pending_days", "refresh_days"])
+    [entry] = (tmp_path / "cache").iterdir()
+    cached = (entry / dbt_runner.PARSE_FILE).read_bytes()
+    assert (first.parent / "dbt" / "profiles.yml").read_text() == dbt_runner._profile(second, tmp_path)
+    dbt_runner.invoke(second, second.parent / "dbt", DAY, ["run", "--select", "pending_days", "refresh_days"])
+    # a parse writes a new manifest (its own invocation id and time): this one was not parsed
+    assert (second.parent / "dbt" / "target" / dbt_runner.PARSE_FILE).read_bytes() == cached
+    for db in states:
+        with duckdb.connect(str(db), read_only=True) as c:
+            assert c.execute("SELECT d FROM work.refresh_days").fetchall() == [(DAY,)]
+
+
 def test_lineage_page_opens_offline_and_is_made_once(empty_state, tmp_path):
     out = tmp_path / "warehouse_lineage.html"
     work = empty_state.parent / "dbt"

@@ -7,6 +7,8 @@ would change every night and make dbt parse the whole project again (≈ 20 s) i
 partially."""
 from __future__ import annotations
 
+import os
+
 from dbt.adapters.duckdb.plugins import BasePlugin
 
 from transforms.config import EVENT_LOOKBACK_DAYS
@@ -19,7 +21,8 @@ CONSTANTS = {"event_lookback_days": EVENT_LOOKBACK_DAYS, "seeds_dir": str(SQL_DI
 
 class Plugin(BasePlugin):
     def initialize(self, plugin_config: dict) -> None:
-        self.temp_directory = plugin_config["temp_directory"]
+        # relative to the state's folder, the invocation's working directory (dbt_runner)
+        self.temp_directory = os.path.abspath(plugin_config["temp_directory"])
 
     def configure_cursor(self, cursor) -> None:
         # every dbt connection is a cursor of its own: variables and TimeZone are per cursor
