@@ -10,8 +10,9 @@ from transforms import dbt_runner
 from transforms.catalog import mart_tables
 from transforms.config import Paths
 
-# work.refresh_days (the days to recompute) and every mart: one invocation a night
-MODELS = ["refresh_days", "mart"]
+# work.refresh_days (the days to recompute), every mart and the views of cross-table facts the
+# mart suites check: one invocation a night
+MODELS = ["refresh_days", "mart", "mart_checks"]
 
 
 def run_models(paths: Paths, run_date: date) -> None:

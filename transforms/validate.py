@@ -264,7 +264,6 @@ def validate_marts(con: duckdb.DuckDBPyConnection, run_date: date, paths=None) -
     status = con.execute("SELECT any_value(status) FROM core.mart_validation").fetchone()[0]
     if status == "passed":
         return {"warnings": [], "skipped": "the marts have not changed since they passed"}
-    run_sql(con, "mart/checks.sql")
     con.execute("DELETE FROM core.quality_results WHERE run_date = ? AND suite LIKE 'mart_%'",
                 [run_date])
     checks = [(t, s) for t, s in MART_SUITES if table_exists(con, *t.split("."))]
