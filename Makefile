@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DAYS ?= 90
-NIGHTS ?= 8
+NIGHTS ?= 7
 # pytest workers (pytest-xdist): one per core; a module's tests stay on one worker, so its
 # module-scoped fixtures are built once
 TEST_WORKERS ?= auto
