@@ -151,6 +151,8 @@ def invoke(database: Path, work_dir: Path, run_date: date, args: list[str],
     returns dbt's result, raises DbtFailed naming the failing nodes."""
     from dbt.cli.main import dbtRunner
 
+    # absolute: the invocation runs in the state's folder
+    database, work_dir = Path(database).absolute(), Path(work_dir).absolute()
     work_dir.mkdir(parents=True, exist_ok=True)
     entry = _cache_dir(_profile(database, work_dir))
     parse = work_dir / "target" / PARSE_FILE
@@ -172,7 +174,7 @@ def invoke(database: Path, work_dir: Path, run_date: date, args: list[str],
         SESSION_VARIABLES.clear()
     if res.success:
         _to_cache(entry, PARSE_FILE, parse)
-    if not res.success:
+    else:
         failed = [f"{r.node.name}: {r.message}" for r in getattr(res.result, "results", None) or []
                   if str(r.status) in ("error", "fail", "runtime error")]
         raise DbtFailed(f"dbt {' '.join(args)} failed: " + ("; ".join(failed) or str(res.exception)))
