@@ -1,76 +1,56 @@
-"""Apply a validated batch to the core layer: the core models that need nothing of the
-timelines (transforms/dbt/models/core: quarantine, reference, rejected reports), the rest in one
-DuckDB transaction (still SQL scripts, transforms/sql/core), then the history, then the models
-that read the new timelines (pending days, clearance_daily).
+"""Apply a validated batch to the core layer: the core models of the dbt project
+(transforms/dbt/models/core) in two invocations, with the history reads between and around
+them, then the night's new events into the history.
 
-The new events reach the history (transforms/history.py) after the DuckDB commit, from the
-rows the state holds for their batch (core.open_events, core.history_pending): a run killed
-between the two commits is finished by the next build before it reads the history, so the
-history never misses a committed night and never holds a night the state does not know.
+1. The report tables, the quarantine and tonight's new events (`ev_new`: deduplicated against
+   the history files of the batch's event days only, bound as `known_files`), and the days of
+   the touched items that have no event in the state (`reopen_days`: new, or closed).
+2. A closed item's events read back from those days' history files (`reopened_files`), the open
+   events, the per-item timelines, and last `file_outcomes`, whose hooks account for the batch
+   in core.ledger and queue its events for the history in one transaction.
+
+Every model commits alone and is idempotent for the batch (`staging.batch_meta.batch`): an
+attempt killed part way is finished by a retry of the same batch, or by the next plan
+(`finish_interrupted`), never by loading its files again. The new events reach the history
+(transforms/history.py) after the ledger commit, from the rows the state holds for their batch
+(core.open_events, core.history_pending): a run killed between the two commits is finished by
+the next build before it reads the history, so the history never misses a committed night and
+never holds a night the state does not know.
 """
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from transforms import dbt_runner, history as H
 from transforms.config import ITEM_WINDOW_DAYS, Paths
-from transforms.db import connect_state, run_sql, table_exists
+from transforms.db import connect_state, table_exists
 
-# dbt models before the transaction: each replaces the rows of the files the ledger has not
-# accounted for yet, so a rerun of a run killed part way replaces what it left
-MODELS_BEFORE = ["quarantined_files", "quarantined_rows", "exchange_office_clean", "centre_clean",
-                 "core_offices", "core_quarantine", "rejected_reports"]
-# after it: derived from the state, not from the batch, so the rerun of a run killed after
-# the commit computes the same days
-MODELS_AFTER = ["pending_days", "clearance_daily"]
-SCRIPTS = [
-    "core/exchange_office_rows.sql",
-    "core/centre_rows.sql",
-    "core/events.sql",
-    "core/ev_new.sql",
-    "core/open_events.sql",
-    "core/clearance.sql",
-    "core/office_stay.sql",
-    "core/dispatch.sql",
-    "core/event_order.sql",
-    "core/ledger_update.sql",
-    "core/close_items.sql",
-]
-
-_KEY = "item_id, event_code, event_utc, office_code"
+# before the history's closed items are read back
+MODELS_FIRST = ["quarantined_files", "quarantined_rows", "exchange_office_clean", "centre_clean",
+                "core_offices", "core_quarantine", "rejected_reports", "exchange_office_deliveries",
+                "centre_deliveries", "exchange_office_rows", "centre_rows", "ev_clean", "ev_new",
+                "touched_items", "reopen_days"]
+# after: the open events, the timelines, the ledger (file_outcomes' hooks), then the days to
+# recompute, derived from the state (a retry after the ledger commit runs only these two)
+MODELS_THEN = ["open_events", "touched_events", "clearance", "office_stay", "dispatch",
+               "touched_event_order", "file_outcomes"]
+MODELS_LAST = ["pending_days", "clearance_daily"]
 
 
-def _history_rows(con: duckdb.DuckDBPyConnection, name: str, files: list[str], select: str,
-                  items: str) -> None:
-    """temp.<name> = `select` over the history files `files`, for the items of temp.<items>
-    (read_parquet needs at least one file: no file, no row)."""
-    source = "read_parquet(?)" if files else f"(SELECT {', '.join(H.EVENT_COLUMNS)} FROM history_empty)"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {select} FROM {source} h "
-                f"SEMI JOIN temp.{items} b ON h.item_id = b.item_id", [files] if files else [])
-
-
-def _known(con: duckdb.DuckDBPyConnection, history: H.History) -> None:
-    """The history's events of the batch's event days and items, for deduplication."""
-    days = [d for (d,) in con.execute(
-        "SELECT DISTINCT event_utc::DATE FROM temp.ev_clean WHERE event_utc IS NOT NULL").fetchall()]
-    _history_rows(con, "history_known", H.event_files(history, days) if days else [], _KEY, "batch_items")
-
-
-def _reopened(con: duckdb.DuckDBPyConnection, history: H.History) -> None:
-    """Every history event of the closed items the night touched (reopen_candidates): their
-    days from history.item_days, then only those days' files."""
-    index = H.item_day_files(history)
-    con.execute("CREATE OR REPLACE TEMP TABLE reopen_days (item_id VARCHAR, first_day DATE, last_day DATE)")
-    if index:
-        con.execute("INSERT INTO temp.reopen_days SELECT item_id, first_day, last_day FROM read_parquet(?) h "
-                    "SEMI JOIN temp.reopen_candidates c ON h.item_id = c.item_id", [index])
-    days = [d for (d,) in con.execute(
-        "SELECT DISTINCT unnest(range(first_day, last_day + 1, INTERVAL 1 DAY))::DATE FROM temp.reopen_days").fetchall()]
-    _history_rows(con, "history_reopened", H.event_files(history, days) if days else [],
-                  f"{', '.join(H.EVENT_COLUMNS)}, event_utc + to_minutes(local_offset_min) AS event_local",
-                  "reopen_days")
+def _empty_file(paths: Paths, schema: pa.Schema, partition: str) -> str:
+    """A Parquet file of `schema` with no row, in a folder named like the history's partitions
+    (DuckDB reads `key=value` folders as a column): always in a bound file list, so a night
+    whose list is otherwise empty reads typed nothing."""
+    out = paths.state_dir / "dbt" / "history_empty" / partition / "empty.parquet"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(schema.empty_table(), out)
+    return str(out)
 
 
 def flush_pending(con: duckdb.DuckDBPyConnection, history: H.History) -> H.History:
@@ -90,64 +70,97 @@ def flush_pending(con: duckdb.DuckDBPyConnection, history: H.History) -> H.Histo
     return history
 
 
-def _models(paths: Paths, run_date: date, models: list[str]) -> None:
+def _models(paths: Paths, run_date: date, models: list[str], **variables) -> None:
     # --no-write-json: the manifest and run results are not read
     dbt_runner.invoke(paths.state_db, paths.state_dir / "dbt", run_date,
-                      ["run", "--select", *models, "--no-write-json"])
+                      ["run", "--select", *models, "--no-write-json"], variables=variables)
+
+
+def _batch(con: duckdb.DuckDBPyConnection) -> tuple[int | None, date | None, bool]:
+    """The staged batch's id and night, and whether the core build accounted for it already."""
+    batch, night = con.execute("SELECT any_value(batch), any_value(run_date) FROM staging.batch_meta").fetchone()
+    applied = con.execute(
+        "SELECT count(*) > 0 AND count(*) FILTER (WHERE l.status = 'staged') = 0 "
+        "FROM staging.batch_files bf JOIN core.ledger l ON l.file_id = bf._file_id").fetchone()[0]
+    return batch, night, applied
 
 
 def build_core(paths: Paths, run_date: date) -> dict:
     """The caller holds writer.lock and no connection to the state (dbt opens it itself)."""
     con = connect_state(paths)
     try:
-        if table_exists(con, "core", "events"):
-            raise RuntimeError(f"{paths.state_db} holds core.events, the event history of a state from "
-                               "before the history layer (docs/decisions/0004): there is no migration; delete "
-                               f"{paths.state_dir} and run the nights again from the landing zone")
-        # a retry after the transaction committed (the batch's files are accounted for) only
-        # finishes the build: applying the batch again would count its events as duplicates
-        applied = con.execute(
-            "SELECT count(*) > 0 AND count(*) FILTER (WHERE l.status = 'staged') = 0 "
-            "FROM staging.batch_files bf JOIN core.ledger l ON l.file_id = bf._file_id").fetchone()[0]
+        batch, _night, applied = _batch(con)
+        history = flush_pending(con, H.open_history(paths))
+        # the batch's event days (a night without files keeps an earlier night's staging rows)
+        days = [] if applied or not table_exists(con, "staging", "item_events") else [
+            d for (d,) in con.execute(
+                "SELECT DISTINCT e.event_utc::DATE FROM staging.item_events e "
+                "SEMI JOIN staging.batch_files bf ON bf._file_id = e._file_id "
+                "WHERE e.event_utc IS NOT NULL").fetchall()]
     finally:
         con.close()
-    stats = None
-    if not applied:
-        _models(paths, run_date, MODELS_BEFORE)
-        con = connect_state(paths)
-        try:
-            stats = _apply(con, run_date, paths)
-        finally:
-            con.close()
-    _models(paths, run_date, MODELS_AFTER)
-    return stats or {"skipped": "the batch was applied by an earlier attempt"}
-
-
-def _apply(con: duckdb.DuckDBPyConnection, run_date: date, paths: Paths) -> dict:
-    history = flush_pending(con, H.open_history(paths))
-    con.execute("BEGIN")
+    if applied:
+        # a retry after the ledger commit only finishes: applying the batch again would count
+        # its events as duplicates
+        _models(paths, run_date, MODELS_LAST)
+        _flush(paths, history)
+        return {"skipped": "the batch was applied by an earlier attempt"}
+    empty_events = _empty_file(paths, H.EVENTS_SCHEMA.as_arrow(), "event_day=1970-01-01")
+    empty_days = _empty_file(paths, H.ITEM_DAYS_SCHEMA.as_arrow(), "first_month=1970-01")
+    common = {"batch": batch, "item_window_days": ITEM_WINDOW_DAYS}
+    _models(paths, run_date, MODELS_FIRST, **common,
+            known_files=(H.event_files(history, days) if days else []) + [empty_events],
+            item_day_files=H.item_day_files(history) + [empty_days])
+    con = connect_state(paths)
     try:
-        batch = con.execute("SELECT epoch_us(now())").fetchone()[0]
-        # the history's columns, typed, for a read of no file
-        con.execute(f"CREATE OR REPLACE TEMP TABLE history_empty AS SELECT {', '.join(H.EVENT_COLUMNS)} "
-                    "FROM core.open_events, (SELECT 0 AS local_offset_min) LIMIT 0")
-        for script in SCRIPTS:
-            if script == "core/ev_new.sql":
-                _known(con, history)
-            elif script == "core/open_events.sql":
-                _reopened(con, history)
-            run_sql(con, script, run_date=run_date, batch=batch, item_window_days=ITEM_WINDOW_DAYS)
+        items = [i for (i,) in con.execute("SELECT item_id FROM work.reopen_days ORDER BY 1").fetchall()]
+        reopen_days = [d for (d,) in con.execute(
+            "SELECT DISTINCT unnest(range(first_day, last_day + 1, INTERVAL 1 DAY))::DATE "
+            "FROM work.reopen_days").fetchall()]
+    finally:
+        con.close()
+    _models(paths, run_date, MODELS_THEN + MODELS_LAST, **common,
+            reopened_items=items,
+            reopened_files=(H.event_files(history, reopen_days) if reopen_days else []) + [empty_events])
+    con = connect_state(paths)
+    try:
         stats = dict(zip(
             ["files", "loaded", "quarantined", "rows_loaded", "rows_quarantined", "rows_duplicate"],
             con.execute("""
                 SELECT count(*), count(*) FILTER (WHERE NOT (file_quarantined OR all_rows_quarantined)),
                        count(*) FILTER (WHERE file_quarantined OR all_rows_quarantined),
                        sum(rows_loaded), sum(rows_quarantined), sum(rows_duplicate)
-                FROM temp.file_counts""").fetchone()))
-        stats["items_touched"] = con.execute("SELECT count(*) FROM temp.touched_items").fetchone()[0]
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    flush_pending(con, history)
+                FROM work.file_outcomes""").fetchone()))
+        stats["items_touched"] = con.execute("SELECT count(*) FROM work.touched_items").fetchone()[0]
+        stats["items_reopened"] = len(items)
+    finally:
+        con.close()
+    _flush(paths, history)
     return {k: (int(v) if v is not None else 0) for k, v in stats.items()}
+
+
+def _flush(paths: Paths, history: H.History) -> None:
+    con = connect_state(paths)
+    try:
+        flush_pending(con, history)
+    finally:
+        con.close()
+
+
+def finish_interrupted(paths: Paths) -> dict | None:
+    """A batch whose core build began changing the state (tonight's rows in core.open_events)
+    and was never accounted for must be finished with its own staged rows, not loaded again: a
+    new load would see those events as already known. Returns the build's result, or None
+    when there is nothing to finish. The caller holds writer.lock."""
+    con = connect_state(paths)
+    try:
+        if not (table_exists(con, "staging", "batch_meta") and table_exists(con, "core", "open_events")):
+            return None
+        batch, night, applied = _batch(con)
+        started = batch is not None and not applied and con.execute(
+            "SELECT count(*) > 0 FROM core.open_events WHERE batch = ?", [batch]).fetchone()[0]
+    finally:
+        con.close()
+    if not started:
+        return None
+    return {"night": night.isoformat(), **build_core(paths, night)}

@@ -64,8 +64,15 @@ def _same_batch(paths: Paths, run_date: date) -> None:
 
 
 def plan(paths: Paths, run_date: date) -> list[dict]:
-    with state(paths) as con:
-        return plan_files(con, paths.landing, run_date)
+    """The files to load tonight, after finishing a batch an earlier run left half applied
+    (its files would otherwise be planned again)."""
+    with writer(paths):
+        core_build.finish_interrupted(paths)
+        con = connect_state(paths)
+        try:
+            return plan_files(con, paths.landing, run_date)
+        finally:
+            con.close()
 
 
 def plan_chunks(paths: Paths, run_date: date, chunks: int | None = None) -> list[list[dict]]:

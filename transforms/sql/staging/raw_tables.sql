@@ -1,5 +1,7 @@
--- The run's batch, as the readers typed it. Replaced by every load.
-CREATE OR REPLACE TABLE staging.batch_meta AS SELECT getvariable('run_date')::DATE AS run_date;
+-- The run's batch, as the readers typed it. Replaced by every load. `batch` names the batch in
+-- the core models and the history (core.open_events.batch, the history's snapshot property).
+CREATE OR REPLACE TABLE staging.batch_meta AS
+SELECT getvariable('run_date')::DATE AS run_date, epoch_us(now()) AS batch;
 CREATE OR REPLACE TABLE staging.batch_files (
     _file_id BIGINT, path VARCHAR, feed VARCHAR, folder_date DATE, mtime DOUBLE,
     file_order BIGINT, rows_path VARCHAR, quarantine_path VARCHAR, totals_path VARCHAR,

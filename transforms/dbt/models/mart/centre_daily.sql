@@ -4,7 +4,7 @@
 -- regime NULL, reported = false, NULL measures and missing_reason (not_received or rejected).
 WITH days AS (
     SELECT d FROM {{ ref('refresh_days') }}
-    WHERE d >= (SELECT min(report_date) FROM {{ source('core', 'centre_rows') }})
+    WHERE d >= (SELECT min(report_date) FROM {{ ref('centre_rows') }})
 ),
 daily AS (
     SELECT centre_code, report_date, direction, regime,
@@ -17,12 +17,12 @@ daily AS (
            sum(declared_value_cny) AS declared_value_cny,
            sum(release_hours_total) AS release_hours_total,
            sum(pending_close)::BIGINT AS pending_close
-    FROM {{ source('core', 'centre_rows') }}
+    FROM {{ ref('centre_rows') }}
     WHERE report_date IN (SELECT d FROM days)
     GROUP BY ALL
 ),
 missing AS (
-    {{ missing_reports(source('core', 'centre_rows'), 'centre_code', 'customs_centre',
+    {{ missing_reports(ref('centre_rows'), 'centre_code', 'customs_centre',
                        ['express_supervision_centre']) }}
 ),
 grid AS (

@@ -4,7 +4,7 @@
 -- reported = false, NULL measures and missing_reason (not_received or rejected).
 WITH days AS (
     SELECT d FROM {{ ref('refresh_days') }}
-    WHERE d >= (SELECT min(report_date) FROM {{ source('core', 'exchange_office_rows') }})
+    WHERE d >= (SELECT min(report_date) FROM {{ ref('exchange_office_rows') }})
 ),
 daily AS (
     SELECT office_code, report_date, direction,
@@ -12,7 +12,7 @@ daily AS (
            sum(items_presented)::BIGINT AS items_presented, sum(items_released)::BIGINT AS items_released,
            sum(items_inspected)::BIGINT AS items_inspected, sum(items_held)::BIGINT AS items_held,
            sum(items_returned)::BIGINT AS items_returned, sum(backlog_close)::BIGINT AS backlog_close
-    FROM {{ source('core', 'exchange_office_rows') }}
+    FROM {{ ref('exchange_office_rows') }}
     WHERE report_date BETWEEN (SELECT min(d) - 6 FROM days) AND (SELECT max(d) FROM days)
     GROUP BY ALL
 ),
@@ -24,7 +24,7 @@ with_backlog AS (
     FROM daily
 ),
 missing AS (
-    {{ missing_reports(source('core', 'exchange_office_rows'), 'office_code', 'exchange_office',
+    {{ missing_reports(ref('exchange_office_rows'), 'office_code', 'exchange_office',
                        ['exchange_office', 'exchange_station']) }}
 ),
 grid AS (

@@ -1,20 +1,16 @@
--- Time in customs per item, office and direction, recomputed for the items the batch touched.
+-- Time in customs per item, office and direction, recomputed for the items tonight touched.
 -- presented = earliest EDB/EME (import) or EXA/EXB (export) at the office;
 -- released  = earliest EDC (import) / EXC (export) at or after presented, else the earliest
 --             EMF (import) / EMC (export) after presented (indicators spec, UPU PRIME rule).
-INSERT OR IGNORE INTO core.pending_dates
-SELECT DISTINCT d FROM (
-    SELECT unnest([presented_date, release_date]) AS d
-    FROM core.clearance SEMI JOIN temp.touched_items t ON core.clearance.item_id = t.item_id
-) WHERE d IS NOT NULL;
-
-DELETE FROM core.clearance WHERE item_id IN (SELECT item_id FROM temp.touched_items);
-
-INSERT INTO core.clearance
+-- depends_on: {{ ref('touched_items') }}
+{{ config(materialized='incremental', incremental_strategy='refresh',
+          refresh="item_id IN (SELECT item_id FROM work.touched_items)",
+          pre_hook="{{ record_pending_dates(['presented_date', 'release_date']) }}",
+          post_hook="{{ record_pending_dates(['presented_date', 'release_date']) }}") }}
 WITH events AS (
     -- customs at the offices of exchange of the reference, not at foreign offices or centres
-    SELECT item_id, office_code, event_code, event_utc, event_local FROM temp.touched_events
-    WHERE office_code IN (SELECT office_code FROM core.offices
+    SELECT item_id, office_code, event_code, event_utc, event_local FROM {{ ref('touched_events') }}
+    WHERE office_code IN (SELECT office_code FROM {{ ref('core_offices') }}
                           WHERE office_type IN ('exchange_office', 'exchange_station'))
 ),
 presented AS (
@@ -61,10 +57,4 @@ SELECT
     coalesce(len(list_filter(holds, lambda h: h >= presented_utc
                                    AND (released_utc IS NULL OR h <= released_utc))) > 0, false)
         AS retained
-FROM timeline;
-
-INSERT OR IGNORE INTO core.pending_dates
-SELECT DISTINCT d FROM (
-    SELECT unnest([presented_date, release_date]) AS d
-    FROM core.clearance SEMI JOIN temp.touched_items t ON core.clearance.item_id = t.item_id
-) WHERE d IS NOT NULL;
+FROM timeline

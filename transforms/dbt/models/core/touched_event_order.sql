@@ -1,9 +1,7 @@
--- Built with the timelines (the night's touched events live only in this step); checked by
--- the mart suite mart_event_order.
 -- Tracking events of the items this night touched, in the order of the spec at each office:
 -- EMD <= EDB <= EDC <= EMF (import) and EMB <= EXA <= EXC <= EMC (export), 1 hour of tolerance
 -- for clocks that disagree.
-CREATE OR REPLACE TABLE mart_checks.event_order AS
+{{ config(schema='work', materialized='table') }}
 WITH firsts AS (
     SELECT item_id, office_code,
            min(event_utc) FILTER (WHERE event_code = 'EMD') AS emd,
@@ -14,7 +12,7 @@ WITH firsts AS (
            min(event_utc) FILTER (WHERE event_code = 'EXA') AS exa,
            min(event_utc) FILTER (WHERE event_code = 'EXC') AS exc,
            min(event_utc) FILTER (WHERE event_code = 'EMC') AS emc
-    FROM temp.touched_events
+    FROM {{ ref('touched_events') }}
     GROUP BY ALL
 ),
 steps AS (
@@ -29,4 +27,4 @@ SELECT item_id, office_code,
        AND list_bool_and(list_transform(range(1, 4), lambda i:
            coalesce(export_steps[i + 1] >= list_max(list_filter(export_steps[1:i], lambda x: x IS NOT NULL)) - INTERVAL 1 HOUR, true)))
            AS in_order
-FROM steps;
+FROM steps

@@ -1,24 +1,22 @@
 -- The stay of each item at an office of exchange, step by step (WCO Time Release Study),
--- recomputed for the items the batch touched. Runs after core/clearance.sql: presented and
+-- recomputed for the items tonight touched. Runs after core/clearance.sql: presented and
 -- released are that model's, joined here, never redefined.
 --   import: arrival = EMD, departure = EMF; export: arrival = EMB, departure = EMC;
 --   departure = the earliest departure event at the office at or after released (when the
 --               item was released there), else its earliest departure event there;
 --   arrival   = the earliest arrival event at the office at or before departure.
-INSERT OR IGNORE INTO core.pending_dates
-SELECT DISTINCT departure_date FROM core.office_stay
-SEMI JOIN temp.touched_items t ON core.office_stay.item_id = t.item_id;
-
-DELETE FROM core.office_stay WHERE item_id IN (SELECT item_id FROM temp.touched_items);
-
-INSERT INTO core.office_stay
+-- depends_on: {{ ref('touched_items') }}
+{{ config(materialized='incremental', incremental_strategy='refresh',
+          refresh="item_id IN (SELECT item_id FROM work.touched_items)",
+          pre_hook="{{ record_pending_dates(['departure_date']) }}",
+          post_hook="{{ record_pending_dates(['departure_date']) }}") }}
 WITH legs AS (
     SELECT item_id, office_code, event_code, event_utc, event_local,
            CASE WHEN event_code IN ('EMD', 'EMF') THEN 'inbound' ELSE 'outbound' END AS direction,
            event_code IN ('EMF', 'EMC') AS is_departure
-    FROM temp.touched_events
+    FROM {{ ref('touched_events') }}
     WHERE event_code IN ('EMD', 'EMF', 'EMB', 'EMC')
-      AND office_code IN (SELECT office_code FROM core.offices
+      AND office_code IN (SELECT office_code FROM {{ ref('core_offices') }}
                             WHERE office_type IN ('exchange_office', 'exchange_station'))
 ),
 departed AS (
@@ -31,7 +29,7 @@ departed AS (
            min(l.event_utc) AS first_utc,
            arg_min(l.event_local, l.event_utc) AS first_local
     FROM legs l
-    LEFT JOIN core.clearance c USING (item_id, office_code, direction)
+    LEFT JOIN {{ ref('clearance') }} c USING (item_id, office_code, direction)
     WHERE l.is_departure
     GROUP BY ALL
 ),
@@ -61,8 +59,4 @@ SELECT
     CASE WHEN released_before
          THEN (epoch(departure_utc) - epoch(released_utc)) / 3600.0 END AS after_release_h,
     (epoch(departure_utc) - epoch(arrival_utc)) / 3600.0 AS stay_h
-FROM arrived;
-
-INSERT OR IGNORE INTO core.pending_dates
-SELECT DISTINCT departure_date FROM core.office_stay
-SEMI JOIN temp.touched_items t ON core.office_stay.item_id = t.item_id;
+FROM arrived

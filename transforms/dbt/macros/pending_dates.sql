@@ -1,0 +1,16 @@
+{#- A hook of the per-item core models (clearance, office_stay, dispatch): the days of the rows
+    of tonight's touched items, in the model's table, become pending (core.pending_dates, the
+    days whose marts the next build recomputes). As a pre-hook it records the days the rows had
+    before tonight, as a post-hook the days they have now; both run inside the model's own
+    transaction, so a retry after the model committed finds the same days recorded. -#}
+{% macro record_pending_dates(date_columns) -%}
+    {%- if load_relation(this) is not none -%}
+    INSERT OR IGNORE INTO core.pending_dates
+    SELECT DISTINCT d FROM (
+        SELECT unnest([{{ date_columns | join(', ') }}]) AS d FROM {{ this }}
+        WHERE item_id IN (SELECT item_id FROM {{ ref('touched_items') }})
+    ) WHERE d IS NOT NULL
+    {%- else -%}
+    SELECT 1  -- the table does not exist yet: it had no row before tonight
+    {%- endif -%}
+{%- endmacro %}
