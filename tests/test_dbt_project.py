@@ -16,15 +16,31 @@ from transforms.db import sql_text
 DAY = date(2027, 3, 2)
 
 
-@pytest.fixture(scope="module")
-def empty_state(tmp_path_factory):
-    """A state with its core tables and the marts dbt created (no rows)."""
-    work = tmp_path_factory.mktemp("dbt_project")
-    db = work / "state.duckdb"
+def _bare_state(db) -> None:
+    """The bookkeeping tables, and an empty work.pending_days for refresh_days to read."""
     with duckdb.connect(str(db)) as c:
         c.execute(sql_text("schema/state.sql"))
-    dbt_runner.invoke(db, work / "dbt", DAY, ["run", "--select", "pending_days", "refresh_days", "mart"])
-    return db
+        c.execute("CREATE SCHEMA work; CREATE TABLE work.pending_days (d DATE)")
+
+
+@pytest.fixture(scope="module")
+def empty_state(tmp_path_factory):
+    """A state whose every model dbt created, with no rows: an empty batch through the staging,
+    core and mart layers."""
+    from transforms import core_build
+    from transforms.config import Paths
+
+    work = tmp_path_factory.mktemp("dbt_project")
+    paths = Paths.from_args(work / "landing", work / "warehouse.duckdb")
+    paths.state_dir.mkdir(parents=True)
+    with duckdb.connect(str(paths.state_db)) as c:
+        c.execute(sql_text("schema/state.sql"))
+        c.execute("SET VARIABLE run_date = ?", [DAY])
+        c.execute(sql_text("staging/raw_tables.sql"))
+    dbt_runner.invoke(paths.state_db, paths.state_dir / "dbt", DAY, ["run", "--select", "staging"])
+    core_build.build_core(paths, DAY)
+    dbt_runner.invoke(paths.state_db, paths.state_dir / "dbt", DAY, ["run", "--select", "refresh_days", "mart"])
+    return paths.state_db
 
 
 def test_unit_tests_pass(empty_state):
@@ -32,10 +48,11 @@ def test_unit_tests_pass(empty_state):
                             ["test", "--select", "test_type:unit"])
     names = {r.node.name for r in res.result.results}
     assert set(WRONG_EXPECTATIONS) <= names
-    # every mart with a formula has its unit tests
+    # every mart and per-item core model with a formula has its unit tests
     assert {r.node.tested_node_unique_id.rsplit(".", 1)[-1] for r in res.result.results} >= {
         "office_daily", "customs_dwell_daily", "national_daily", "office_stay_daily", "lane_weekly",
-        "capacity_outlook", "alerts", "centre_daily", "reconciliation_daily", "destination_monthly"}
+        "capacity_outlook", "alerts", "centre_daily", "reconciliation_daily", "destination_monthly",
+        "clearance", "office_stay", "dispatch", "exchange_office_rows"}
     assert all(str(r.status) == "pass" for r in res.result.results)
 
 
@@ -53,7 +70,13 @@ WRONG_EXPECTATIONS = {
     "capacity_outlook_growth_is_exp_30_slope_minus_1": ("growth_monthly: 0.0", "growth_monthly: 0.01"),
     "alerts_conditions_of_a_first_night": ("(20 days)", "(21 days)"),
     "alerts_state_against_the_previous_published_night": ("state: escalated", "state: continuing"),
+    # models/core/_core_unit_tests.yml
+    "clearance_presented_released_dwell_and_holds": ("release_date: 2027-03-03", "release_date: 2027-03-02"),
+    "office_stay_steps_around_clearance": ("after_release_h: 3.5", "after_release_h: 4.5"),
+    "dispatch_last_chinese_emc_destination_and_leg": ("leg_days: 1.5", "leg_days: 1.25"),
+    "exchange_office_rows_latest_delivery_of_each_office_day": ("items_received: 120", "items_received: 100"),
 }
+UNIT_TEST_FILES = ("mart/_mart_unit_tests.yml", "core/_core_unit_tests.yml")
 
 
 def test_a_wrong_expectation_fails(empty_state, tmp_path, monkeypatch):
@@ -63,15 +86,20 @@ def test_a_wrong_expectation_fails(empty_state, tmp_path, monkeypatch):
 
     project = tmp_path / "project"
     shutil.copytree(dbt_runner.PROJECT_DIR, project)
-    tests = project / "models" / "mart" / "_mart_unit_tests.yml"
-    head, *blocks = re.split(r"(?m)^(?=  - name: )", tests.read_text(encoding="utf-8"))
-    for i, block in enumerate(blocks):
-        name = re.match(r"  - name: (\w+)", block).group(1)
-        good, bad = WRONG_EXPECTATIONS[name]
-        expected = block[block.index("    expect:"):]
-        assert good in expected, (name, good)
-        blocks[i] = block.replace(expected, expected.replace(good, bad, 1))
-    tests.write_text(head + "".join(blocks), encoding="utf-8")
+    rewritten = set()
+    for file in UNIT_TEST_FILES:
+        tests = project / "models" / file
+        head, *blocks = re.split(r"(?m)^(?=  - name: )", tests.read_text(encoding="utf-8"))
+        for i, block in enumerate(blocks):
+            name = re.match(r"  - name: (\w+)", block).group(1)
+            good, bad = WRONG_EXPECTATIONS[name]
+            expected = block[block.index("    expect:"):]
+            assert good in expected, (name, good)
+            blocks[i] = block.replace(expected, expected.replace(good, bad, 1))
+            rewritten.add(name)
+        tests.write_text(head + "".join(blocks), encoding="utf-8")
+    # every unit test of the project is in those files: each has its wrong value
+    assert rewritten == set(WRONG_EXPECTATIONS)
     monkeypatch.setattr(dbt_runner, "PROJECT_DIR", project)
     with pytest.raises(dbt_runner.DbtFailed) as failed:
         dbt_runner.invoke(empty_state, tmp_path / "dbt", DAY, ["test", "--select", "test_type:unit"])
@@ -100,15 +128,14 @@ def test_a_new_state_starts_from_the_parse_another_state_made(tmp_path, monkeypa
     for name in ("first", "o'second"):
         db = tmp_path / name / "state.duckdb"
         db.parent.mkdir()
-        with duckdb.connect(str(db)) as c:
-            c.execute(sql_text("schema/state.sql"))
+        _bare_state(db)
         states.append(db)
     first, second = states
-    dbt_runner.invoke(first, first.parent / "dbt", DAY, ["run", "--select", "pending_days", "refresh_days"])
+    dbt_runner.invoke(first, first.parent / "dbt", DAY, ["run", "--select", "refresh_days"])
     [entry] = (tmp_path / "cache").iterdir()
     cached = (entry / dbt_runner.PARSE_FILE).read_bytes()
     assert (first.parent / "dbt" / "profiles.yml").read_text() == dbt_runner._profile(second, tmp_path)
-    dbt_runner.invoke(second, second.parent / "dbt", DAY, ["run", "--select", "pending_days", "refresh_days"])
+    dbt_runner.invoke(second, second.parent / "dbt", DAY, ["run", "--select", "refresh_days"])
     # a parse writes a new manifest (its own invocation id and time): this one was not parsed
     assert (second.parent / "dbt" / "target" / dbt_runner.PARSE_FILE).read_bytes() == cached
     for db in states:
@@ -123,7 +150,7 @@ def test_lineage_page_opens_offline_and_is_made_once(empty_state, tmp_path):
     page = out.read_text(encoding="utf-8")
     # manifest and catalog inlined: every model and source of the graph is in the page
     for node in ("model.clearcap.office_daily", "model.clearcap.refresh_days",
-                 "source.clearcap.core.clearance"):
+                 "model.clearcap.clearance", "model.clearcap.open_events", "source.clearcap.core.ledger"):
         assert node in page
     # nothing fetched from a host: no <script src> or <link href> to http(s)
     tags = re.findall(r"<(?:script|link)\b[^>]*>", page, flags=re.I)

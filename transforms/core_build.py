@@ -20,7 +20,6 @@ never holds a night the state does not know.
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
