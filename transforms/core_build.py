@@ -19,7 +19,7 @@ never holds a night the state does not know.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import duckdb
 import pyarrow as pa
@@ -84,8 +84,10 @@ def _batch(con: duckdb.DuckDBPyConnection) -> tuple[int | None, date | None, boo
     return batch, night, applied
 
 
-def build_core(paths: Paths, run_date: date) -> dict:
-    """The caller holds writer.lock and no connection to the state (dbt opens it itself)."""
+def build_core(paths: Paths, run_date: date, rebuild: tuple[date, date] | None = None) -> dict:
+    """The caller holds writer.lock and no connection to the state (dbt opens it itself).
+    `rebuild` (first, last day) also rebuilds the timelines of every item with an event on
+    those days, from the history (`clearcap rebuild`, on an empty batch)."""
     con = connect_state(paths)
     try:
         batch, _night, applied = _batch(con)
@@ -106,8 +108,12 @@ def build_core(paths: Paths, run_date: date) -> dict:
         return {"skipped": "the batch was applied by an earlier attempt"}
     empty_events = _empty_file(paths, H.EVENTS_SCHEMA.as_arrow(), "event_day=1970-01-01")
     empty_days = _empty_file(paths, H.ITEM_DAYS_SCHEMA.as_arrow(), "first_month=1970-01")
+    # the UTC days around the local ones: an item's local day is within a day of its UTC day
+    rebuilt = [] if rebuild is None else [rebuild[0] + timedelta(days=n) for n in
+                                          range(-1, (rebuild[1] - rebuild[0]).days + 2)]
     common = {"batch": batch, "item_window_days": ITEM_WINDOW_DAYS}
     _models(paths, run_date, MODELS_FIRST, **common,
+            rebuild_files=(H.event_files(history, rebuilt) if rebuilt else []) + [empty_events],
             known_files=(H.event_files(history, days) if days else []) + [empty_events],
             item_day_files=H.item_day_files(history) + [empty_days])
     con = connect_state(paths)
@@ -131,7 +137,7 @@ def build_core(paths: Paths, run_date: date) -> dict:
                        sum(rows_loaded), sum(rows_quarantined), sum(rows_duplicate)
                 FROM work.file_outcomes""").fetchone()))
         stats["items_touched"] = con.execute("SELECT count(*) FROM work.touched_items").fetchone()[0]
-        stats["items_reopened"] = len(items)
+        stats["items_read_back"] = len(items)
     finally:
         con.close()
     _flush(paths, history)
