@@ -76,14 +76,14 @@ def cmd_dashboard(args) -> int:
 
     paths = Paths.from_args(None, args.warehouse)
     out = Path(args.out) if args.out else paths.dashboard
-    if args.sample:  # a synthetic warehouse to preview the page with
-        from transforms.dashboard.sample import make_sample_warehouse
+    if args.sample:  # the warehouse the pipeline publishes for small demo feeds, to preview the page with
+        from transforms.dashboard.sample import make_pipeline_warehouse
 
         if paths.warehouse.exists():
             print(f"clearcap: --sample refuses to overwrite an existing file: {paths.warehouse}",
                   file=sys.stderr)
             return 2
-        make_sample_warehouse(paths.warehouse)
+        make_pipeline_warehouse(paths.warehouse)
     out = build_dashboard(paths.warehouse, out, max_days=args.max_days)
     print(f"dashboard written: {out} ({out.stat().st_size:,} bytes)")
     return 0
@@ -168,7 +168,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--max-days", type=int, default=400,
                    help="days of daily data to embed (whole months; older months load on demand)")
     b.add_argument("--sample", action="store_true",
-                   help="first write a synthetic warehouse to --warehouse (preview only)")
+                   help="first write to --warehouse a sample warehouse (preview only): the one the pipeline "
+                        "publishes for 30 days of small seeded demo feeds, built in the temp dir on first use")
     b.set_defaults(fn=cmd_dashboard)
 
     rb = sub.add_parser("rebuild", help="recompute the timelines and marts of a range of days from the item "

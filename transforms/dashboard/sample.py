@@ -1,16 +1,39 @@
-"""A small synthetic published warehouse (schema ``mart``) for tests and previews.
+"""Sample published warehouses (schema ``mart``) for the dashboard's tests and its preview.
 
-It follows the column contract of docs/../shared/spec/indicators.md but is NOT produced by the
-pipeline: numbers are plausible, deterministic (seeded) and internally consistent enough for
-charts. ``make_sample_warehouse(path, omit=("lane_weekly",))`` drops optional tables to test the
-"no data" paths.
+``make_pipeline_warehouse(path, days=30)``: a warehouse the REAL pipeline published. A tiny seeded
+demo landing zone (``transforms.demo.generate``) is run through ``transforms.pipeline.run_night``
+for its last day (one night catches up every earlier day), once per set of parameters and per
+version of the pipeline's code: the published ``warehouse.duckdb`` is cached in a folder under
+the system temp dir, and each call copies it to ``path``, where ``omit`` drops tables and
+``empty`` deletes their rows. The default 30 days end on 2026-03-01 (2026-01-31 .. 03-01), so
+the daily tables span three calendar months: with a small inline window (``max_days=1``) the
+page has two older months to load on demand (30 days is the fewest that span three months).
+One build is ~25 s of fixed cost (dbt, GX) plus ~1 s a day, mostly ingest of ~33 small files a
+day whatever the scale: 30 days measured 59-61 s (generate 2 s, run_night 57-60 s, ~40 s of CPU)
+on the two-core machine shared with another test run (load average 4-6).
+
+``make_sample_warehouse(path, days=..., omit=..., empty=...)``: a SYNTHETIC warehouse, NOT produced
+by the pipeline: it follows the column contract (its DDL is the published catalogue's, from
+dbt/models/mart/_mart.yml) with plausible, deterministic (seeded) invented rows. It remains for
+the one test that needs long histories, tests/test_dashboard.py::test_inline_size_is_bounded_by_the_window
+(100 and 300 days: the inline page must not grow with the history). A real run of 100 and
+300 days would cost about 2 and 6 minutes (ingest grows by ~1 s a day) for one assertion about
+the page's size, and a shorter real history cannot show that three times the history adds
+period files only. ``test_sample_warehouse_has_the_published_schema`` keeps the generator
+honest against the catalogue.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import math
+import os
 import random
+import shutil
+import tempfile
+import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Iterable
@@ -339,4 +362,97 @@ def make_sample_warehouse(
         con.execute("CHECKPOINT")
     finally:
         con.close()
+    return path
+
+
+# ---- a warehouse the real pipeline published -------------------------------------------------
+
+PIPELINE_END = date(2026, 3, 1)
+PIPELINE_DAYS = 30
+PIPELINE_SEED = 7
+PIPELINE_SCALE = 0.02  # item volume; the build time is the reports' file count, not this
+CACHE_DIR = Path(tempfile.gettempdir()) / "clearcap-dashboard-sample"
+_CODE = Path(__file__).resolve().parents[1]  # transforms/: the demo, the pipeline, its models
+_CODE_SUFFIXES = {".py", ".sql", ".yml", ".yaml", ".csv", ".json", ".toml", ".txt"}
+_GENERATED = {"__pycache__", "target", "logs", "dbt_packages"}
+_NOT_BUILT_WITH = {"dashboard", "cli.py", "orchestration"}  # readers of the warehouse, not its build
+
+
+def _code_version() -> str:
+    """A hash of the code a build depends on (the demo generator, the pipeline, the dbt models,
+    the expectations): a changed model gets a fresh build instead of a cached one."""
+    h = hashlib.sha256()
+    for p in sorted(_CODE.rglob("*")):
+        rel = p.relative_to(_CODE)
+        if (p.is_file() and p.suffix in _CODE_SUFFIXES and not _GENERATED & set(rel.parts[:-1])
+                and rel.parts[0] not in _NOT_BUILT_WITH):
+            h.update(str(rel).encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()[:12]
+
+
+def pipeline_warehouse(days: int = PIPELINE_DAYS, end: date = PIPELINE_END, seed: int = PIPELINE_SEED,
+                       scale: float = PIPELINE_SCALE) -> Path:
+    """The cached ``warehouse.duckdb`` the pipeline published for a demo landing zone of ``days``
+    days ending ``end`` (built on first use; read-only: copy it, see make_pipeline_warehouse).
+    Concurrent callers wait for one build (a lock beside the cache)."""
+    key = f"pipeline-{end.isoformat()}-{days}d-seed{seed}-scale{scale:g}-{_code_version()}"
+    final = CACHE_DIR / key
+    published = final / "warehouse.duckdb"
+    if published.is_file():
+        return published
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    with open(CACHE_DIR / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if published.is_file():  # built by another process meanwhile
+            return published
+        from transforms.config import Paths
+        from transforms.demo import generate
+        from transforms.pipeline import run_night
+
+        work = Path(tempfile.mkdtemp(prefix=key + ".", dir=CACHE_DIR))
+        try:
+            t0 = time.perf_counter()
+            landing = work / "landing"
+            generate(landing, start=end - timedelta(days=days - 1), days=days, seed=seed, scale=scale)
+            t1 = time.perf_counter()
+            report = run_night(Paths.from_args(landing, work / "build" / "warehouse.duckdb"), end)
+            t2 = time.perf_counter()
+            out = work / "out"
+            out.mkdir()
+            shutil.copyfile(work / "build" / "warehouse.duckdb", out / "warehouse.duckdb")
+            (out / "build.json").write_text(json.dumps({
+                "days": days, "end": end.isoformat(), "seed": seed, "scale": scale,
+                "generate_s": round(t1 - t0, 1), "run_night_s": round(t2 - t1, 1),
+                "steps_s": report["timings"]}, indent=1) + "\n")
+            os.replace(out, final)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return published
+
+
+def make_pipeline_warehouse(path: Path, days: int = PIPELINE_DAYS, end: date = PIPELINE_END,
+                            seed: int = PIPELINE_SEED, scale: float = PIPELINE_SCALE,
+                            omit: Iterable[str] = (), empty: Iterable[str] = ()) -> Path:
+    """A writable copy at ``path`` (replaced if it exists) of the warehouse the real pipeline
+    published for a seeded demo landing zone (see pipeline_warehouse).
+
+    ``omit``: mart tables dropped from the copy; ``empty``: tables whose rows are deleted.
+    """
+    src = pipeline_warehouse(days=days, end=end, seed=seed, scale=scale)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        path.unlink()
+    shutil.copyfile(src, path)  # not copy(): the published file is read-only, the copy is not
+    omit, empty = list(omit), list(empty)
+    if omit or empty:
+        con = duckdb.connect(str(path))
+        try:
+            for table in omit:
+                con.execute(f"DROP TABLE mart.{quote_ident(table)}")
+            for table in empty:
+                con.execute(f"DELETE FROM mart.{quote_ident(table)}")
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
     return path
