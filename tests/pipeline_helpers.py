@@ -42,6 +42,24 @@ def paths_for(landing: Path, warehouse: Path) -> Paths:
     return Paths.from_args(landing, warehouse)
 
 
+def empty_state(root: Path, run_date: date) -> Path:
+    """A state whose every model dbt created, with no rows: an empty batch through the real
+    staging, core and mart models. Returns the state file (its dbt work folder is `dbt` beside it)."""
+    from transforms import core_build, dbt_runner
+    from transforms.db import sql_text
+
+    paths = Paths.from_args(root / "landing", root / "warehouse.duckdb")
+    paths.state_dir.mkdir(parents=True)
+    with duckdb.connect(str(paths.state_db)) as c:
+        c.execute(sql_text("schema/state.sql"))
+        c.execute("SET VARIABLE run_date = ?", [run_date])
+        c.execute(sql_text("staging/raw_tables.sql"))
+    dbt_runner.invoke(paths.state_db, paths.state_dir / "dbt", run_date, ["run", "--select", "staging"])
+    core_build.build_core(paths, run_date)
+    dbt_runner.invoke(paths.state_db, paths.state_dir / "dbt", run_date, ["run", "--select", "refresh_days", "mart"])
+    return paths.state_db
+
+
 def q(paths: Paths, sql: str, *params) -> list[tuple]:
     """Rows of one query on the published warehouse, opened read-only and closed again."""
     con = duckdb.connect(str(paths.warehouse), read_only=True)

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from transforms import dbt_runner
-from transforms.db import settings, sql_text
+from transforms.db import settings
 
 N1, N2, N3 = date(2027, 3, 1), date(2027, 3, 2), date(2027, 3, 3)
 
@@ -20,12 +20,11 @@ N1, N2, N3 = date(2027, 3, 1), date(2027, 3, 2), date(2027, 3, 3)
 def work(tmp_path_factory) -> Path:
     """A state whose mart tables dbt created (no rows), kept as `empty.duckdb`; each test gets
     a copy at the same path, so dbt's partial parse holds from one test to the next."""
-    work = tmp_path_factory.mktemp("alert_states")
-    with duckdb.connect(str(work / "state.duckdb")) as c:
-        c.execute(sql_text("schema/state.sql"))
-    dbt_runner.invoke(work / "state.duckdb", work / "dbt", N1, ["run", "--select", "pending_days", "refresh_days", "mart"])
-    shutil.move(work / "state.duckdb", work / "empty.duckdb")
-    return work
+    from pipeline_helpers import empty_state
+
+    db = empty_state(tmp_path_factory.mktemp("alert_states"), N1)
+    shutil.move(db, db.parent / "empty.duckdb")
+    return db.parent
 
 
 @pytest.fixture()

@@ -25,22 +25,10 @@ def _bare_state(db) -> None:
 
 @pytest.fixture(scope="module")
 def empty_state(tmp_path_factory):
-    """A state whose every model dbt created, with no rows: an empty batch through the staging,
-    core and mart layers."""
-    from transforms import core_build
-    from transforms.config import Paths
+    """A state whose every model dbt created, with no rows."""
+    from pipeline_helpers import empty_state
 
-    work = tmp_path_factory.mktemp("dbt_project")
-    paths = Paths.from_args(work / "landing", work / "warehouse.duckdb")
-    paths.state_dir.mkdir(parents=True)
-    with duckdb.connect(str(paths.state_db)) as c:
-        c.execute(sql_text("schema/state.sql"))
-        c.execute("SET VARIABLE run_date = ?", [DAY])
-        c.execute(sql_text("staging/raw_tables.sql"))
-    dbt_runner.invoke(paths.state_db, paths.state_dir / "dbt", DAY, ["run", "--select", "staging"])
-    core_build.build_core(paths, DAY)
-    dbt_runner.invoke(paths.state_db, paths.state_dir / "dbt", DAY, ["run", "--select", "refresh_days", "mart"])
-    return paths.state_db
+    return empty_state(tmp_path_factory.mktemp("dbt_project"), DAY)
 
 
 def test_unit_tests_pass(empty_state):
