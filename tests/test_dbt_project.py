@@ -192,3 +192,22 @@ def test_a_crash_mid_layer_reruns_the_layer_on_the_same_days(tmp_path, monkeypat
     pipeline.publish(crashed, day(2))
     drop = ("loaded_at", "first_seen_at", "observed_value")
     assert not diff(snapshot(clean.warehouse, drop=drop), snapshot(crashed.warehouse, drop=drop))
+
+
+def test_a_cursor_opened_after_a_spill_keeps_the_spill_folder(tmp_path, monkeypatch):
+    """dbt opens a cursor per model and the plugin configures each; DuckDB refuses to set
+    temp_directory again once a query spilled there, even to the same folder (a peak night's
+    model after ev_new failed so). The plugin sets it only when it differs."""
+    from transforms.dbt_session import Plugin
+
+    plugin = Plugin.__new__(Plugin)
+    plugin.temp_directory = str(tmp_path / "tmp")
+    monkeypatch.setitem(dbt_runner.SESSION_VARIABLES, "run_date", DAY)
+    with duckdb.connect(str(tmp_path / "state.duckdb")) as con:
+        plugin.configure_cursor(con.cursor())
+        con.execute("SET memory_limit = '64MB'; SET threads = 1")
+        con.execute("CREATE TABLE spilled AS SELECT range AS a, random() AS b FROM range(6000000) ORDER BY b")
+        cursor = con.cursor()
+        plugin.configure_cursor(cursor)  # raised "Cannot switch temporary directory" before
+        assert cursor.execute("SELECT current_setting('temp_directory'), getvariable('run_date')").fetchone() == \
+            (str(tmp_path / "tmp"), DAY)

@@ -27,7 +27,10 @@ class Plugin(BasePlugin):
     def configure_cursor(self, cursor) -> None:
         # every dbt connection is a cursor of its own: variables and TimeZone are per cursor
         settings(cursor)
-        cursor.execute("SET temp_directory = ?", [self.temp_directory])
+        # the setting is the database's: once a model has spilled, DuckDB refuses to set it
+        # again, even to the same folder (a peak night's second model failed on exactly that)
+        if cursor.execute("SELECT current_setting('temp_directory')").fetchone()[0] != self.temp_directory:
+            cursor.execute("SET temp_directory = ?", [self.temp_directory])
         if "run_date" not in SESSION_VARIABLES:
             raise RuntimeError("no dbt invocation under way (transforms.dbt_runner.invoke): "
                                "the models need the night's operating day")
