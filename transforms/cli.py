@@ -27,6 +27,13 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def _failed(what: str, paths: Paths, exc: Exception) -> int:
+    """A step failed: the published warehouse is untouched; say why, exit non-zero."""
+    print(f"clearcap {what}: FAILED, published warehouse {paths.warehouse} left as it was: "
+          f"{type(exc).__name__}: {exc}", file=sys.stderr)
+    return 1
+
+
 def cmd_run(args) -> int:
     from transforms.pipeline import run_night
 
@@ -42,10 +49,8 @@ def cmd_run(args) -> int:
     while day <= last:
         try:
             report = run_night(paths, day)
-        except Exception as exc:  # the published warehouse is untouched: say why, exit non-zero
-            print(f"clearcap run {day}: FAILED, published warehouse {paths.warehouse} left as it "
-                  f"was: {type(exc).__name__}: {exc}", file=sys.stderr)
-            return 1
+        except Exception as exc:
+            return _failed(f"run {day}", paths, exc)
         core = report["build_core"]
         print(f"{day}: files {core['files']} (quarantined {core['quarantined']}), rows loaded "
               f"{core['rows_loaded']}, quarantined {core['rows_quarantined']}, duplicate "
@@ -105,10 +110,8 @@ def cmd_rebuild(args) -> int:
     paths = Paths.from_args(None, args.warehouse)
     try:
         report = rebuild(paths, args.date, args.to)
-    except Exception as exc:  # the published warehouse is untouched: say why, exit non-zero
-        print(f"clearcap rebuild: FAILED, published warehouse {paths.warehouse} left as it was: "
-              f"{type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+    except Exception as exc:
+        return _failed("rebuild", paths, exc)
     marts = report["build_marts"]
     print(f"rebuilt {report['from']} .. {report['to']} from the item history: "
           f"{report['build_core']['items_touched']} items, mart days {marts['from']} .. {marts['to']} "
