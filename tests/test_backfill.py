@@ -1,7 +1,7 @@
 """Backfill / reprocessing with Airflow 3's `airflow backfill create` on the embedded default
-(SQLite metadata, LocalExecutor): three operating days through the runner's backfill mode
+(SQLite metadata, LocalExecutor): two operating days through the runner's backfill mode
 (api-server + dag-processor + scheduler as child processes, `--from-date D1T02:00:00+08:00
---to-date D3T02:00:00+08:00`, both ends included, `--reprocess-behavior completed`), ."""
+--to-date D2T02:00:00+08:00`, both ends included, `--reprocess-behavior completed`), ."""
 from __future__ import annotations
 
 import sqlite3
@@ -15,13 +15,13 @@ from transforms.orchestration.production import free_port
 pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.timeout(480)]
 
 FIRST = date(2026, 3, 2)
-DAYS = [FIRST + timedelta(days=i) for i in range(3)]
+DAYS = [FIRST + timedelta(days=i) for i in range(2)]
 
 
-def test_backfill_three_days(tmp_path):
+def test_backfill_two_days(tmp_path):
     from transforms import demo
     landing, warehouse = tmp_path / "landing", tmp_path / "out" / "warehouse.duckdb"
-    demo.generate(landing, start=FIRST, days=3, scale=0.02)
+    demo.generate(landing, start=FIRST, days=len(DAYS), scale=0.02)
     import os
 
     base = dict(os.environ, CLEARCAP_AIRFLOW_PORT=str(free_port()))
@@ -43,7 +43,7 @@ def test_backfill_three_days(tmp_path):
                            "order by logical_date", (DAG_ID,)).fetchall()
     finally:
         con.close()
-    assert len(runs) == 3 and {r[1] for r in runs} == {"backfill"}
+    assert len(runs) == len(DAYS) and {r[1] for r in runs} == {"backfill"}
     assert {r[3] for r in runs} == {"success"} and len({r[2] for r in runs}) == 1
 
     import duckdb

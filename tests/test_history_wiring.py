@@ -75,52 +75,50 @@ class Killed(Exception):
     pass
 
 
-@pytest.mark.parametrize("where", ["before_history_commit", "between_the_two_tables", "after_history_commit"])
-def test_a_night_killed_between_the_state_and_history_commits_is_finished_by_the_rerun(
-        landing, clean, tmp_path, monkeypatch, where):
-    wh = tmp_path / "w.duckdb"
-    nightly(landing, wh, last=2)
-    real_add_files = H.Table.add_files
-    calls = []
-
-    def add_files(self, *args, **kwargs):
-        calls.append(self.name())
-        if where == "before_history_commit":
-            raise Killed  # the night's files are written, no snapshot lists them: orphans
-        if where == "between_the_two_tables" and len(calls) == 2:
-            raise Killed  # history.events committed, history.item_days not
-        real_add_files(self, *args, **kwargs)
-        if where == "after_history_commit" and len(calls) == 2:
-            raise Killed  # both committed, core.history_pending still names the night
-
-    monkeypatch.setattr(H.Table, "add_files", add_files)
-    with pytest.raises(Killed):
-        run_night(paths_for(landing, wh), day(3))
-    monkeypatch.setattr(H.Table, "add_files", real_add_files)
-    if where == "before_history_commit":
-        assert unreferenced(wh, landing), "the killed append should have left its files behind"
-    run_night(paths_for(landing, wh), day(3))  # the rerun
-    run_night(paths_for(landing, wh), day(4))
-    assert not diff(snapshot(wh, DAILY_MARTS), snapshot(clean, DAILY_MARTS))
-    assert history_rows(wh, landing) == history_rows(clean, landing)
-    assert unreferenced(wh, landing) == []
-    con = duckdb.connect(str(paths_for(landing, wh).state_db), read_only=True)
-    assert con.execute("SELECT count(*) FROM core.history_pending").fetchone()[0] == 0
-    con.close()
-
-
-@pytest.mark.parametrize("then", ["retry_build_core", "rerun_the_night"])
-def test_a_core_build_killed_between_its_models_is_finished_with_its_own_batch(
-        landing, clean, tmp_path, monkeypatch, then):
-    """The core models commit one by one: killed after the open events and the timelines
-    committed, before the ledger, the batch is finished either by a retry of build_core (an
-    Airflow retry) or by the next run of the night (whose plan finishes it instead of loading
-    its files again, which would count its events as duplicates of themselves)."""
-    from transforms import pipeline
-
+def test_nights_killed_between_the_state_and_history_commits_are_finished_by_their_reruns(
+        landing, clean, tmp_path, monkeypatch):
+    """One kill point a night (nights 2, 3 and 4 each killed once, then run again): the
+    appends' files orphaned by a kill before the history commit, history.events committed
+    without history.item_days, and both committed with core.history_pending still naming the
+    night. Each rerun leaves no orphan and no pending night; the last equals the clean run."""
     wh = tmp_path / "w.duckdb"
     paths = paths_for(landing, wh)
-    nightly(landing, wh, last=2)
+    nightly(landing, wh, last=1)
+    real_add_files = H.Table.add_files
+    for night, where in ((2, "before_history_commit"), (3, "between_the_two_tables"),
+                         (4, "after_history_commit")):
+        calls = []
+
+        def add_files(self, *args, where=where, calls=calls, **kwargs):
+            calls.append(self.name())
+            if where == "before_history_commit":
+                raise Killed  # the night's files are written, no snapshot lists them: orphans
+            if where == "between_the_two_tables" and len(calls) == 2:
+                raise Killed  # history.events committed, history.item_days not
+            real_add_files(self, *args, **kwargs)
+            if where == "after_history_commit" and len(calls) == 2:
+                raise Killed  # both committed, core.history_pending still names the night
+
+        monkeypatch.setattr(H.Table, "add_files", add_files)
+        with pytest.raises(Killed):
+            run_night(paths, day(night))
+        monkeypatch.setattr(H.Table, "add_files", real_add_files)
+        if where == "before_history_commit":
+            assert unreferenced(wh, landing), "the killed append should have left its files behind"
+        run_night(paths, day(night))  # the rerun
+        assert unreferenced(wh, landing) == [], where
+        con = duckdb.connect(str(paths.state_db), read_only=True)
+        assert con.execute("SELECT count(*) FROM core.history_pending").fetchone()[0] == 0, where
+        con.close()
+    assert not diff(snapshot(wh, DAILY_MARTS), snapshot(clean, DAILY_MARTS))
+    assert history_rows(wh, landing) == history_rows(clean, landing)
+
+
+def _kill_core_build_between_its_models(paths, night: int, monkeypatch) -> None:
+    """Load and stage `night`, then run its core build until the open events and the timelines
+    committed, before the ledger; asserts the half-applied batch it leaves."""
+    from transforms import pipeline
+
     real_models = core_build._models
 
     def models(paths_, run_date, names, **variables):
@@ -130,44 +128,50 @@ def test_a_core_build_killed_between_its_models_is_finished_with_its_own_batch(
         real_models(paths_, run_date, names, **variables)
 
     monkeypatch.setattr(core_build, "_models", models)
-    manifests = pipeline.ingest_files(paths, pipeline.plan(paths, day(3)))
-    pipeline.load(paths, day(3), manifests)
-    pipeline.build_staging(paths, day(3))
+    manifests = pipeline.ingest_files(paths, pipeline.plan(paths, day(night)))
+    pipeline.load(paths, day(night), manifests)
+    pipeline.build_staging(paths, day(night))
     with pytest.raises(Killed):
-        pipeline.build_core(paths, day(3))
+        pipeline.build_core(paths, day(night))
     monkeypatch.setattr(core_build, "_models", real_models)
     con = duckdb.connect(str(paths.state_db), read_only=True)
     half = con.execute("SELECT count(*) FROM core.open_events o JOIN staging.batch_meta b ON o.batch = b.batch").fetchone()[0]
     staged = con.execute("SELECT count(*) FROM core.ledger WHERE status = 'staged'").fetchone()[0]
     con.close()
     assert half > 0 and staged > 0, "the kill should leave the night's events in state, its files unaccounted"
-    if then == "retry_build_core":
-        pipeline.build_core(paths, day(3))
-        for step in (pipeline.build_marts, pipeline.validate_marts, pipeline.publish):
-            step(paths, day(3))
-    else:
-        assert pipeline.plan(paths, day(3)) == [], "the plan finishes the batch: nothing left to load"
-        run_night(paths, day(3))
-    run_night(paths, day(4))
-    assert not diff(snapshot(wh, DAILY_MARTS + ["load_ledger", "quarantine"]),
-                    snapshot(clean, DAILY_MARTS + ["load_ledger", "quarantine"]))
-    assert history_rows(wh, landing) == history_rows(clean, landing)
 
 
-def test_a_night_run_by_the_clearcap_command_continues_the_in_process_nights(landing, clean, tmp_path):
-    """The SIGKILL test (test_incremental.py) builds nights in process and kills `clearcap run`
-    processes. The console script beside sys.executable imported another checkout's package
-    when worktrees shared a venv: code without the history layer ran night 6 on this layer's
-    state (a new, empty core.events; the nights before invisible to its timelines) and only
-    customs_dwell_daily came out different. The command the tests spawn must be this code."""
+def test_core_builds_killed_between_their_models_are_finished_with_their_own_batches(
+        landing, clean, tmp_path, monkeypatch):
+    """The core models commit one by one. Killed after the open events and the timelines
+    committed, before the ledger, a batch is finished either by a retry of build_core (an
+    Airflow retry: night 2) or by the next run of the night (night 3), whose plan finishes it
+    instead of loading its files again, which would count its events as duplicates of
+    themselves. That rerun is the `clearcap` command, in a process of its own: the command the
+    tests spawn must be this checkout's code (the console script beside sys.executable once
+    imported another worktree's package, without the history layer, and ran a night on this
+    layer's state)."""
+    from transforms import pipeline
+
     wh = tmp_path / "w.duckdb"
-    nightly(landing, wh, last=2)
+    paths = paths_for(landing, wh)
+    nightly(landing, wh, last=1)
+
+    _kill_core_build_between_its_models(paths, 2, monkeypatch)
+    pipeline.build_core(paths, day(2))  # the retry
+    for step in (pipeline.build_marts, pipeline.validate_marts, pipeline.publish):
+        step(paths, day(2))
+
+    _kill_core_build_between_its_models(paths, 3, monkeypatch)
+    assert pipeline.plan(paths, day(3)) == [], "the plan finishes the batch: nothing left to load"
     subprocess.run(**clearcap("run", "--landing", str(landing), "--warehouse", str(wh), "--date", day(3).isoformat()),
                    check=True, timeout=600, capture_output=True)
-    con = duckdb.connect(str(paths_for(landing, wh).state_db), read_only=True)
+    con = duckdb.connect(str(paths.state_db), read_only=True)
     core = {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'core'").fetchall()}
     con.close()
     assert "events" not in core and "open_events" in core
-    run_night(paths_for(landing, wh), day(4))
-    assert not diff(snapshot(wh, DAILY_MARTS), snapshot(clean, DAILY_MARTS))
+
+    run_night(paths, day(4))
+    assert not diff(snapshot(wh, DAILY_MARTS + ["load_ledger", "quarantine"]),
+                    snapshot(clean, DAILY_MARTS + ["load_ledger", "quarantine"]))
     assert history_rows(wh, landing) == history_rows(clean, landing)
