@@ -84,71 +84,43 @@ def test_reference_with_an_unknown_time_zone_is_quarantined_and_the_run_carries_
     assert published == day(2)
 
 
-def test_a_file_with_only_a_total_row_is_quarantined(tmp_path):
-    landing = make_landing(tmp_path, days=1, scale=0.01, seed=4)
-    folder = landing / "exchange_office" / day(1).isoformat()
-    (folder / "totals_only.csv").write_text(
-        "report_date,office_code,direction,mail_class,items_received\n  Total ,,,,500\n", encoding="utf-8")
-    paths = paths_for(landing, tmp_path / "w.duckdb")
-    pipeline.run_night(paths, day(1))
-    con = duckdb.connect(str(paths.warehouse), read_only=True)
-    row = con.execute("SELECT status, message FROM mart.load_ledger WHERE path LIKE '%totals_only.csv'").fetchone()
-    con.close()
-    assert row[0] == "quarantined" and "total_mismatch" in row[1]
-
-
-def test_rerun_after_a_late_correction_refreshes_the_days_after_it(tmp_path):
-    landing = make_landing(tmp_path, days=5, scale=0.01, seed=4)
-    paths = paths_for(landing, tmp_path / "w.duckdb")
-    pipeline.run_night(paths, day(5))
-    con = duckdb.connect(str(paths.warehouse), read_only=True)
-    office = con.execute("SELECT office_code FROM mart.office_daily WHERE reported AND report_date = ? "
-                         "AND direction = 'inbound' ORDER BY office_code LIMIT 1", [day(2)]).fetchone()[0]
-    con.close()
-    # a correction for day 2 that doubles the office's inbound reception, under a new name
-    (landing / "exchange_office" / day(2).isoformat() / "late_fix.csv").write_text(
-        "report_date,office_code,direction,mail_class,items_received,items_dispatched,backlog_close\n"
-        f"{day(2)},{office},inbound,U,900000,100,5000\n", encoding="utf-8")
-    pipeline.run_night(paths, day(5))  # the same night again, after the late file arrived
-    con = duckdb.connect(str(paths.warehouse), read_only=True)
-    received = con.execute("SELECT items_received FROM mart.office_daily WHERE office_code = ? "
-                           "AND report_date = ? AND direction = 'inbound'", [office, day(2)]).fetchone()[0]
-    outlook = con.execute("SELECT max(mean_28d) FROM mart.capacity_outlook WHERE office_code = ? "
-                          "AND direction = 'inbound' AND as_of_date = ?", [office, day(5)]).fetchone()[0]
-    con.close()
-    assert received == 900000
-    assert outlook > 900000 / 5  # the window of day 5 includes the corrected day 2
-
-
 def s10(prefix: str, serial: str, country: str) -> str:
     total = sum(int(d) * w for d, w in zip(serial, (8, 6, 4, 2, 3, 5, 9, 7)))
     check = 11 - total % 11
     return f"{prefix}{serial}{ {10: 0, 11: 5}.get(check, check)}{country}"
 
 
-def test_foreign_local_times_use_the_city_zone(tmp_path):
-    landing = make_landing(tmp_path, days=2, scale=0.01, seed=4)
-    item = s10("LX", "99887766", "CN")
-    folder = landing / "item_events" / day(1).isoformat()
-    (folder / "extra.jsonl").write_text("\n".join([
+FOREIGN_ITEM = s10("LX", "99887766", "CN")
+
+
+@pytest.fixture(scope="module")
+def defects(tmp_path_factory):
+    """Two demo days with the defects of the tests below written into them (each into files or
+    sites of its own), through one night: (landing, paths, what the day-2 cases picked)."""
+    root = tmp_path_factory.mktemp("defects")
+    landing = make_landing(root, days=2, scale=0.01, seed=4)
+    d1 = day(1).isoformat()
+    eo1 = landing / "exchange_office" / d1
+    head = "report_date,office_code,direction,mail_class,items_received,items_dispatched\n"
+    # a file with only a total row
+    (eo1 / "totals_only.csv").write_text(
+        "report_date,office_code,direction,mail_class,items_received\n  Total ,,,,500\n", encoding="utf-8")
+    # a total that disagrees with its rows, a file without a header, subtotal rows
+    (eo1 / "bad_total.csv").write_text(
+        head + f"{d1},CNBJSA,inbound,U,10,5\n{d1},CNBJSA,outbound,U,20,7\nTotal,,,,31,12\n", encoding="utf-8")
+    (eo1 / "no_header.csv").write_text("just,some,words\n1,2,3\n", encoding="utf-8")
+    (eo1 / "subtotals.csv").write_text(
+        head + f"{d1},CNSHAA,inbound,U,10,5\n{d1},CNSHAA,inbound,小计,10,5\n"
+        f"{d1},CNSHAA,outbound,C,20,7\nSubtotal,,,,20,7\n合计,,,,30,12\n", encoding="utf-8")
+    # an arrival abroad in the city's local time, without an offset
+    (landing / "item_events" / d1 / "extra.jsonl").write_text("\n".join([
         '{"item_id":"%s","event_code":"EMC","event_time":"%sT12:00:00+08:00","office_code":"CNSZXA",'
-        '"mail_class":"U","origin_country":"CN","destination_country":"US"}' % (item, day(1)),
+        '"mail_class":"U","origin_country":"CN","destination_country":"US"}' % (FOREIGN_ITEM, day(1)),
         '{"item_id":"%s","event_code":"EMD","event_time":"%sT12:00:00","office_code":"USLAXA",'
-        '"mail_class":"U","origin_country":"CN","destination_country":"US"}' % (item, day(1)),
+        '"mail_class":"U","origin_country":"CN","destination_country":"US"}' % (FOREIGN_ITEM, day(1)),
     ]) + "\n", encoding="utf-8")
-    paths = paths_for(landing, tmp_path / "w.duckdb")
-    pipeline.run_night(paths, day(2))
-    con = duckdb.connect(str(paths.state_db), read_only=True)
-    leg = con.execute("SELECT leg_days FROM core.dispatch WHERE item_id = ?", [item]).fetchone()[0]
-    con.close()
-    # 12:00 in Los Angeles (UTC-8 in March before DST) is 20:00 UTC; 12:00+08:00 is 04:00 UTC
-    assert leg == pytest.approx(16 / 24)
-
-
-def test_a_rejected_report_is_told_apart_from_one_never_received(tmp_path):
-    """Issue 13.8: an office whose every row is quarantined, a centre whose file is rejected
-    whole and an office that sent nothing: ledger status, missing_reason and alerts differ."""
-    landing = make_landing(tmp_path, days=2, scale=0.01, seed=4)
+    # day 2: an office whose every row is quarantined, an office that sent nothing, a centre
+    # whose file is rejected whole
     eo, cc = landing / "exchange_office" / day(2).isoformat(), landing / "customs_centre" / day(2).isoformat()
     eo_files = sorted(p for p in eo.iterdir() if p.suffix == ".csv")
     rejected_office, silent_office = (re.search(r"CN[A-Z]{4}", p.name).group(0) for p in eo_files[:2])
@@ -167,9 +139,35 @@ def test_a_rejected_report_is_told_apart_from_one_never_received(tmp_path):
     bad_total = cc / f"{centre}_fixed.csv"
     bad_total.write_text("report_date,centre_code,direction,regime,declarations_lodged\n"
                          f"{day(2)},{centre},inbound,9610,100\nTotal,,,,999\n", encoding="utf-8")
-    paths = paths_for(landing, tmp_path / "w.duckdb")
+    paths = paths_for(landing, root / "w.duckdb")
     pipeline.run_night(paths, day(2))
+    return landing, paths, {"rejected_office": rejected_office, "silent_office": silent_office,
+                            "bad_rows": bad_rows, "centre": centre, "bad_total": bad_total}
 
+
+def test_a_file_with_only_a_total_row_is_quarantined(defects):
+    _landing, paths, _ = defects
+    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    row = con.execute("SELECT status, message FROM mart.load_ledger WHERE path LIKE '%totals_only.csv'").fetchone()
+    con.close()
+    assert row[0] == "quarantined" and "total_mismatch" in row[1]
+
+
+def test_foreign_local_times_use_the_city_zone(defects):
+    _landing, paths, _ = defects
+    con = duckdb.connect(str(paths.state_db), read_only=True)
+    leg = con.execute("SELECT leg_days FROM core.dispatch WHERE item_id = ?", [FOREIGN_ITEM]).fetchone()[0]
+    con.close()
+    # 12:00 in Los Angeles (UTC-8 in March before DST) is 20:00 UTC; 12:00+08:00 is 04:00 UTC
+    assert leg == pytest.approx(16 / 24)
+
+
+def test_a_rejected_report_is_told_apart_from_one_never_received(defects):
+    """Issue 13.8: an office whose every row is quarantined, a centre whose file is rejected
+    whole and an office that sent nothing: ledger status, missing_reason and alerts differ."""
+    landing, paths, picked = defects
+    rejected_office, silent_office, centre = picked["rejected_office"], picked["silent_office"], picked["centre"]
+    bad_rows, bad_total = picked["bad_rows"], picked["bad_total"]
     con = duckdb.connect(str(paths.warehouse), read_only=True)
     try:
         ledger = dict(con.execute(
@@ -200,6 +198,50 @@ def test_a_rejected_report_is_told_apart_from_one_never_received(tmp_path):
     assert bad_rows.relative_to(landing).as_posix() in message and "negative_count" in message
 
 
+def test_quarantine_details_name_the_column_and_say_their_rule_once_and_subtotals_load(defects):
+    """Issue 13, findings 7 and 9."""
+    _landing, paths, _ = defects
+    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    ledger = {p.rsplit("/", 1)[1]: rest for p, *rest in con.execute(
+        "SELECT path, status, message, rows_read, rows_loaded, rows_quarantined, rows_duplicate "
+        "FROM mart.load_ledger WHERE path LIKE 'exchange_office/%' AND path SIMILAR TO '.*/(bad_total|"
+        "no_header|subtotals)[.]csv'").fetchall()}
+    details = dict(con.execute("SELECT file, detail FROM mart.quarantine WHERE line IS NULL").fetchall())
+    con.close()
+    status, message, *_ = ledger["bad_total.csv"]
+    assert status == "quarantined" and message.count("total_mismatch") == 1
+    assert "items_received" in message and "31" in message and "30" in message  # column, total, rows' sum
+    assert "items_received" in details["bad_total.csv"]
+    status, message, *_ = ledger["no_header.csv"]
+    assert status == "quarantined" and message.startswith("no_header: ") and message.count("no_header") == 1
+    status, message, read, loaded, quarantined, duplicate = ledger["subtotals.csv"]
+    assert status == "loaded" and message is None
+    assert read == loaded == 2 and read == loaded + quarantined + duplicate
+
+
+def test_rerun_after_a_late_correction_refreshes_the_days_after_it(tmp_path):
+    landing = make_landing(tmp_path, days=5, scale=0.01, seed=4)
+    paths = paths_for(landing, tmp_path / "w.duckdb")
+    pipeline.run_night(paths, day(5))
+    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    office = con.execute("SELECT office_code FROM mart.office_daily WHERE reported AND report_date = ? "
+                         "AND direction = 'inbound' ORDER BY office_code LIMIT 1", [day(2)]).fetchone()[0]
+    con.close()
+    # a correction for day 2 that doubles the office's inbound reception, under a new name
+    (landing / "exchange_office" / day(2).isoformat() / "late_fix.csv").write_text(
+        "report_date,office_code,direction,mail_class,items_received,items_dispatched,backlog_close\n"
+        f"{day(2)},{office},inbound,U,900000,100,5000\n", encoding="utf-8")
+    pipeline.run_night(paths, day(5))  # the same night again, after the late file arrived
+    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    received = con.execute("SELECT items_received FROM mart.office_daily WHERE office_code = ? "
+                           "AND report_date = ? AND direction = 'inbound'", [office, day(2)]).fetchone()[0]
+    outlook = con.execute("SELECT max(mean_28d) FROM mart.capacity_outlook WHERE office_code = ? "
+                          "AND direction = 'inbound' AND as_of_date = ?", [office, day(5)]).fetchone()[0]
+    con.close()
+    assert received == 900000
+    assert outlook > 900000 / 5  # the window of day 5 includes the corrected day 2
+
+
 def test_quality_results_are_filed_under_the_data_day_of_a_late_file(tmp_path):
     """Issue 13.6: a day-1 report arriving on night 3 with a negative count: its failure shows
     on day 1 (recorded by night 3), not on day 3; day 3's own results stay on day 3."""
@@ -222,38 +264,6 @@ def test_quality_results_are_filed_under_the_data_day_of_a_late_file(tmp_path):
     by_day = {d: (ok, n) for d, ok, n in rows}
     assert by_day[day(1)] == (False, 1)
     assert day(3) in by_day and day(2) not in by_day  # night 3 checked data of days 1 and 3 only
-
-
-def test_quarantine_details_name_the_column_and_say_their_rule_once_and_subtotals_load(tmp_path):
-    """Issue 13, findings 7 and 9."""
-    landing = make_landing(tmp_path, days=1, scale=0.01, seed=4)
-    folder = landing / "exchange_office" / day(1).isoformat()
-    head = "report_date,office_code,direction,mail_class,items_received,items_dispatched\n"
-    d = day(1).isoformat()
-    (folder / "bad_total.csv").write_text(
-        head + f"{d},CNBJSA,inbound,U,10,5\n{d},CNBJSA,outbound,U,20,7\nTotal,,,,31,12\n", encoding="utf-8")
-    (folder / "no_header.csv").write_text("just,some,words\n1,2,3\n", encoding="utf-8")
-    (folder / "subtotals.csv").write_text(
-        head + f"{d},CNSHAA,inbound,U,10,5\n{d},CNSHAA,inbound,小计,10,5\n"
-        f"{d},CNSHAA,outbound,C,20,7\nSubtotal,,,,20,7\n合计,,,,30,12\n", encoding="utf-8")
-    paths = paths_for(landing, tmp_path / "w.duckdb")
-    pipeline.run_night(paths, day(1))
-    con = duckdb.connect(str(paths.warehouse), read_only=True)
-    ledger = {p.rsplit("/", 1)[1]: rest for p, *rest in con.execute(
-        "SELECT path, status, message, rows_read, rows_loaded, rows_quarantined, rows_duplicate "
-        "FROM mart.load_ledger WHERE path LIKE 'exchange_office/%' AND path SIMILAR TO '.*/(bad_total|"
-        "no_header|subtotals)[.]csv'").fetchall()}
-    details = dict(con.execute("SELECT file, detail FROM mart.quarantine WHERE line IS NULL").fetchall())
-    con.close()
-    status, message, *_ = ledger["bad_total.csv"]
-    assert status == "quarantined" and message.count("total_mismatch") == 1
-    assert "items_received" in message and "31" in message and "30" in message  # column, total, rows' sum
-    assert "items_received" in details["bad_total.csv"]
-    status, message, *_ = ledger["no_header.csv"]
-    assert status == "quarantined" and message.startswith("no_header: ") and message.count("no_header") == 1
-    status, message, read, loaded, quarantined, duplicate = ledger["subtotals.csv"]
-    assert status == "loaded" and message is None
-    assert read == loaded == 2 and read == loaded + quarantined + duplicate
 
 
 def test_outcome_does_not_depend_on_how_ingest_grouped_the_files(tmp_path):
