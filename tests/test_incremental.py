@@ -67,8 +67,16 @@ def test_phased_delivery_equals_fresh_run_over_the_same_data(full_landing, tmp_p
     paths = paths_for(delivered, wh)
     for n in (1, 2, 3, 4):
         run_night(paths, day(n))
+    # nightly runs equal one run over the same files, items whose events come in three or
+    # more files (over several nights) included
     phase1 = snapshot(wh, DAILY_MARTS)
     assert not diff(phase1, one_shot(delivered, tmp_path / "fresh1" / "w.duckdb", 4))
+    history = open_history(paths)
+    files = event_files(history, [day(1) + timedelta(days=n) for n in range(-40, 5)])
+    with duckdb.connect() as con:  # not the module's default connection other tests share
+        spanning = con.execute("""SELECT count(*) FROM (SELECT item_id FROM read_parquet(?)
+                                  GROUP BY item_id HAVING count(DISTINCT file_id) >= 3)""", [files]).fetchone()[0]
+    assert spanning > 0, "the demo must have items whose events come in three or more files"
     office = late.name[:6]
     con = duckdb.connect(str(wh), read_only=True)
     assert con.execute("SELECT bool_or(reported) FROM mart.office_daily WHERE office_code = ? "
@@ -106,20 +114,6 @@ def test_phased_delivery_equals_fresh_run_over_the_same_data(full_landing, tmp_p
     before = snapshot(wh)
     run_night(paths, day(5))
     assert not diff(before, snapshot(wh))
-
-
-def test_nightly_runs_equal_one_run_over_all_days(full_landing, one_shot_all, tmp_path):
-    """Items whose events span several days' files end up with the same timelines either way."""
-    wh = tmp_path / "nightly" / "w.duckdb"
-    for n in range(1, 7):
-        run_night(paths_for(full_landing, wh), day(n))
-    assert not diff(snapshot(wh, DAILY_MARTS), snapshot(one_shot_all, DAILY_MARTS))
-    history = open_history(paths_for(full_landing, wh))
-    files = event_files(history, [day(1) + timedelta(days=n) for n in range(-40, 7)])
-    with duckdb.connect() as con:  # not the module's default connection other tests share
-        spanning = con.execute("""SELECT count(*) FROM (SELECT item_id FROM read_parquet(?)
-                                  GROUP BY item_id HAVING count(DISTINCT file_id) >= 3)""", [files]).fetchone()[0]
-    assert spanning > 0, "the demo must have items whose events come in three or more files"
 
 
 def test_accounting_every_row(full_landing, one_shot_all):

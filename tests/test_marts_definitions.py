@@ -37,9 +37,9 @@ def demo(tmp_path_factory):
     landing, warehouse = root / "landing", root / "warehouse.duckdb"
     generate(landing, start=DEMO_START, days=DEMO_DAYS, seed=DEMO_SEED, scale=DEMO_SCALE)
     last = DEMO_START + timedelta(days=DEMO_DAYS - 1)
-    # One call over a range: its first night catches up on the first 28 days of files (a first
-    # deployment), the next two are ordinary nights (keeps the test short).
-    first_night = last - timedelta(days=2)
+    # One call over a range: its first night catches up on the first 29 days of files (a first
+    # deployment), the next is an ordinary night with a previous one (keeps the test short).
+    first_night = last - timedelta(days=1)
     run_clearcap(landing, warehouse, first_night, last)
     inp = R.load_landing(landing, night_of=lambda rel, folder: max(folder, first_night))
     expected = R.compute_marts(inp, R.date_range(DEMO_START, last))
