@@ -1,5 +1,6 @@
 """One real Airflow run of clearance_nightly for one demo day (temp landing zone, temp
-AIRFLOW_HOME with SQLite metadata), through the same runner as the main job."""
+AIRFLOW_HOME with SQLite metadata), through the same runner as the main job, with the alerts
+notifier's webhook and e-mail connections pointing at local receivers."""
 from __future__ import annotations
 
 import json
@@ -8,6 +9,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
+from test_notify import HttpReceiver, SmtpReceiver  # local receivers on 127.0.0.1
 from transforms.orchestration import DAG_ID, airflow_env, ensure_airflow_db, run_days
 
 pytestmark = pytest.mark.airflow
@@ -19,15 +21,29 @@ def test_one_day_through_airflow(tmp_path):
     from transforms import demo
     landing, warehouse = tmp_path / "landing", tmp_path / "out" / "warehouse.duckdb"
     demo.generate(landing, start=DAY, days=2, scale=0.02)
-    env = airflow_env(tmp_path / "airflow", landing, warehouse)
+    with HttpReceiver() as hook, SmtpReceiver() as smtp:
+        # the alerts notifier's channels (transforms.notify) as Airflow connections
+        env = dict(airflow_env(tmp_path / "airflow", landing, warehouse),
+                   AIRFLOW_CONN_CLEARCAP_ALERTS_WEBHOOK=hook.url, AIRFLOW_CONN_CLEARCAP_ALERTS_SMTP=smtp.conn_uri())
 
-    assert ensure_airflow_db(env) is True
-    assert ensure_airflow_db(env) is False  # idempotent, no second migrate
+        assert ensure_airflow_db(env) is True
+        assert ensure_airflow_db(env) is False  # idempotent, no second migrate
 
-    started = datetime.now(timezone.utc)
-    [result] = run_days(DAY, DAY, env, progress=None)
-    finished = datetime.now(timezone.utc)
-    assert result.state == "success", result
+        started = datetime.now(timezone.utc)
+        [result] = run_days(DAY, DAY, env, progress=None)
+        finished = datetime.now(timezone.utc)
+        assert result.state == "success", result
+
+        # the publish task's notifier sent the night's alerts, once to each channel
+        import duckdb
+
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            n_alerts = con.execute("select count(*) from mart.alerts where as_of_date=?", [DAY]).fetchone()[0]
+        assert n_alerts > 0, "the demo day raises alerts (missing office, quarantined files)"
+        published = [json.loads(b) for b in hook.received]
+        assert [p["event"] for p in published] == ["published"]
+        assert published[0]["run_id"] == result.run_id and len(published[0]["alerts"]) == n_alerts
+        assert len(smtp.messages) == 1
 
     con = sqlite3.connect(tmp_path / "airflow" / "airflow.db")
     try:

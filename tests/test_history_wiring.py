@@ -1,8 +1,10 @@
 """The nightly core build on the Iceberg history (docs/decisions/0004): closed items leave the
-state and come back on a late event, and a night killed between the DuckDB and the Iceberg
-commits is finished by the next run, with the same marts and history as a clean run."""
+state and come back on a late event (and a rebuild reads them all back), and a night killed
+between the DuckDB and the Iceberg commits is finished by the next run, with the same marts and
+history as a clean run."""
 from __future__ import annotations
 
+import os
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -10,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline_helpers import DAILY_MARTS, clearcap, day, diff, make_landing, paths_for, snapshot
+from pipeline_helpers import DAILY_MARTS, clearcap, copy_tree, day, diff, make_landing, paths_for, snapshot
 from transforms import core_build, history as H
 from transforms.pipeline import run_night
 
@@ -53,15 +55,22 @@ def clean(landing, tmp_path_factory) -> Path:
     return wh
 
 
-def test_closed_items_reopened_from_history_give_the_same_marts(landing, clean, tmp_path, monkeypatch):
+def test_closed_items_reopened_from_history_give_the_same_marts_and_a_rebuild(landing, clean, tmp_path,
+                                                                           monkeypatch):
     """Window 0: every item leaves the state the night after its last event, so each later event
-    of an item reads its earlier events back from the history."""
+    of an item reads its earlier events back from the history. Then `clearcap rebuild --from D1
+    --to D2` (issue 11) on that state: the timelines of every item with an event on those days and
+    the marts of those days (and every later built day) recomputed from the item-level history
+    alone, with no landing zone, equal the marts before."""
     monkeypatch.setattr(core_build, "ITEM_WINDOW_DAYS", 0)
-    wh = tmp_path / "w.duckdb"
-    nightly(landing, wh)
+    own = tmp_path / "landing"  # a copy of the module's: the rebuild below takes it away
+    copy_tree(landing, own)
+    wh = tmp_path / "wh" / "w.duckdb"
+    paths = paths_for(own, wh)
+    nightly(own, wh)
     assert not diff(snapshot(wh, DAILY_MARTS), snapshot(clean, DAILY_MARTS))
-    assert history_rows(wh, landing) == history_rows(clean, landing)
-    con = duckdb.connect(str(paths_for(landing, wh).state_db), read_only=True)
+    assert history_rows(wh, own) == history_rows(clean, landing)
+    con = duckdb.connect(str(paths.state_db), read_only=True)
     reopened, kept = con.execute("SELECT count(*) FILTER (WHERE batch IS NULL), count(*) FROM core.open_events").fetchone()
     con.close()
     con = duckdb.connect(str(paths_for(landing, clean).state_db), read_only=True)
@@ -69,6 +78,33 @@ def test_closed_items_reopened_from_history_give_the_same_marts(landing, clean, 
     con.close()
     assert reopened > 0, "no late event of a closed item: the reopen path was not exercised"
     assert kept < kept_clean
+
+    # a definition "changes": the per-item timelines and a mart of days 2-3 are wrong now
+    marts = DAILY_MARTS + ["office_stay_daily", "alerts", "load_ledger"]
+    before = snapshot(wh, marts)
+    with duckdb.connect(str(paths.state_db)) as con:
+        con.execute("UPDATE core.clearance SET dwell_h = dwell_h + 100 WHERE presented_date BETWEEN ? AND ?",
+                    [day(2), day(3)])
+        con.execute("UPDATE core.dispatch SET leg_days = leg_days + 9 WHERE dispatch_date BETWEEN ? AND ?",
+                    [day(2), day(3)])
+        con.execute("UPDATE core.office_stay SET stay_h = stay_h + 7 WHERE departure_date BETWEEN ? AND ?",
+                    [day(2), day(3)])
+        con.execute("UPDATE mart.office_daily SET items_received = -1 WHERE report_date = ?", [day(2)])
+        closed = con.execute("SELECT count(DISTINCT item_id) FROM core.open_events").fetchone()[0]
+    own.rename(tmp_path / "landing_gone")  # the rebuild reads no landing file
+
+    out = subprocess.run(**clearcap("rebuild", "--warehouse", str(wh), "--from", day(2).isoformat(),
+                                    "--to", day(3).isoformat()),
+                         env={**os.environ, "CLEARCAP_ITEM_WINDOW_DAYS": "0"},
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr
+    assert f"rebuilt {day(2)} .. {day(3)}" in out.stdout
+    assert not diff(before, snapshot(wh, marts))
+    with duckdb.connect(str(paths.state_db), read_only=True) as con:
+        # the items came back from the history (the state held only the last night's)
+        assert con.execute("SELECT count(DISTINCT item_id) FROM core.open_events").fetchone()[0] > closed
+        assert con.execute("SELECT count(*) FROM core.history_pending").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM core.ledger WHERE status = 'staged'").fetchone()[0] == 0
 
 
 class Killed(Exception):

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from transforms.orchestration import airflow_env, run_days
+from transforms.orchestration import airflow_env
 
 DAY = date(2026, 3, 2)
 
@@ -228,30 +228,14 @@ def test_webhook_url_forms(tmp_path):
                                     "https://example.org:8443/in/clearcap", "http://x.test/y"]
 
 
-# -- through real Airflow runs (embedded default) ----------------------------------------------
+# -- the DAG's callbacks (parsed by Airflow's DagBag, no run) ----------------------------------
 
-@pytest.mark.airflow
-@pytest.mark.slow
-def test_dag_run_notifies_alerts_and_failures(tmp_path, demo_landing):
-    with HttpReceiver() as hook, SmtpReceiver() as smtp:
-        conns = {"AIRFLOW_CONN_CLEARCAP_ALERTS_WEBHOOK": hook.url,
-                 "AIRFLOW_CONN_CLEARCAP_ALERTS_SMTP": smtp.conn_uri()}
-        warehouse = tmp_path / "out" / "warehouse.duckdb"
-        env = dict(airflow_env(tmp_path / "airflow", demo_landing, warehouse), **conns)
-        [ok] = run_days(DAY, DAY, env, progress=None)
-        assert ok.state == "success"
-        import duckdb
-
-        with duckdb.connect(str(warehouse), read_only=True) as con:
-            n_alerts = con.execute("select count(*) from mart.alerts where as_of_date=?", [DAY]).fetchone()[0]
-        assert n_alerts > 0, "the demo day raises alerts (missing office, quarantined files)"
-        published = [json.loads(b) for b in hook.received]
-        assert [p["event"] for p in published] == ["published"]
-        assert published[0]["run_id"] == ok.run_id and len(published[0]["alerts"]) == n_alerts
-        assert len(smtp.messages) == 1
-
-    # a failed run notifies through the DAG's on_failure_callback (run by the dag-processor;
-    # its delivery is checked in test_channels_off_without_connections_and_on_with_them)
+def test_the_dag_wires_the_failure_and_publish_notifiers(tmp_path, demo_landing):
+    """A published run notifies through the publish task's on_success_callback (its delivery in a
+    real Airflow run: tests/test_airflow_run.py) and a failed run through the DAG's
+    on_failure_callback, run by the dag-processor (its delivery is checked in
+    test_channels_off_without_connections_and_on_with_them)."""
+    env = airflow_env(tmp_path / "airflow", demo_landing, tmp_path / "out" / "warehouse.duckdb")
     code = ("import sys; from airflow.dag_processing.dagbag import DagBag; "
             "d = DagBag(dag_folder=sys.argv[1]).dags['clearance_nightly']; "
             "cb = d.on_failure_callback; cb = cb[0] if isinstance(cb, list) else cb; "
