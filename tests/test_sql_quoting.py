@@ -92,20 +92,20 @@ def test_clearcap_run_under_folders_with_quotes_and_spaces(tmp_path):
     """`clearcap run` with the landing zone and the warehouse under `o'neil wh` and `"quoted" ...`
     folders publishes the same marts as the same files under plain folders."""
     import subprocess
-    import sys
 
-    from pipeline_helpers import DAILY_MARTS, copy_tree, day, diff, make_landing, paths_for, snapshot
+    from pipeline_helpers import DAILY_MARTS, clearcap, copy_tree, day, diff, make_landing, paths_for, snapshot
 
     from transforms.pipeline import run_night
 
-    cli = str(Path(sys.executable).with_name("clearcap"))
     plain = make_landing(tmp_path / "plain", days=2, scale=0.01, seed=5)
     odd = tmp_path / "o'neil wh" / 'landing "a" zone'
     copy_tree(plain, odd)
     odd_wh = tmp_path / "o'neil wh" / 'wh "b" dir' / "warehouse.duckdb"
-    # two nights under the odd folders (the second reads the history the first wrote there)
-    out = subprocess.run([cli, "run", "--landing", str(odd), "--warehouse", str(odd_wh),
-                          "--date", day(1).isoformat(), "--to", day(2).isoformat()], capture_output=True, text=True)
+    # two nights under the odd folders (the second reads the history the first wrote there),
+    # by this checkout's command (pipeline_helpers.clearcap), like the in-process reference below
+    out = subprocess.run(**clearcap("run", "--landing", str(odd), "--warehouse", str(odd_wh),
+                                    "--date", day(1).isoformat(), "--to", day(2).isoformat()),
+                         capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     # the reference: the same nights under plain folders, in this process
     plain_wh = tmp_path / "plain" / "wh" / "warehouse.duckdb"
