@@ -12,6 +12,28 @@ TESTS = Path(__file__).resolve().parent
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))  # `import reference_impl`
 
+# The files that run pipeline nights, longest first (a `make test --durations` of session 8).
+# `make test` hands each pytest-xdist worker whole files (--dist loadfile) in collection order:
+# the long files start first and the short ones fill the end. xdist's own order (most tests
+# first) started the few-test files of several minutes last, one worker idle meanwhile.
+LONGEST_FIRST = [
+    "test_incremental.py", "test_history_wiring.py", "test_mutation_campaign.py",
+    "test_pipeline_steps.py", "test_demo_alerts.py", "test_marts_definitions.py",
+    "test_backfill.py", "test_dbt_project.py", "test_production_tier.py", "test_sql_quoting.py",
+    "test_dashboard.py", "test_marts_formulas.py", "test_items_published.py",
+    "test_input_rules.py", "test_analyst_docs.py", "test_airflow_run.py",
+]
+
+
+def pytest_configure(config):
+    if hasattr(config.option, "loadscopereorder"):  # pytest-xdist present
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file's own order kept
+
 
 def run_clearcap(landing: Path, warehouse: Path, first: date, last: date | None = None) -> None:
     """`clearcap run --landing L --warehouse W --date first [--to last]`, in this process."""

@@ -49,3 +49,12 @@ def test_wheel_install_finds_every_suite(tmp_path):
     # the dbt project ships whole (models, their YAML, macros, dbt_project.yml)
     project = REPO / "transforms" / "dbt"
     assert got["dbt"] == sorted(p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file())
+
+
+def test_the_longest_first_order_names_test_files_that_exist():
+    """conftest.LONGEST_FIRST schedules the long files first: a renamed file would silently fall
+    back to xdist's order."""
+    from conftest import LONGEST_FIRST, TESTS
+
+    assert len(set(LONGEST_FIRST)) == len(LONGEST_FIRST)
+    assert [n for n in LONGEST_FIRST if not (TESTS / n).is_file()] == []
