@@ -17,7 +17,8 @@ if [ -d /data/warehouse/warehouse.state ] && [ ! -e /data/state/state.duckdb ]; 
        "contents to CLEARCAP_STATE_DIR (docs/deploy.md, Upgrades)" >&2
   exit 1
 fi
-mkdir -p /opt/airflow/logs /opt/airflow/auth /data/warehouse /data/state
+# state/history: Superset mounts it read-only (items.*); made here, not by docker as root
+mkdir -p /opt/airflow/logs /opt/airflow/auth /data/warehouse /data/state/history
 chown -R "$uid:0" /opt/airflow/logs /opt/airflow/auth /data/warehouse /data/state
 chmod 0750 /opt/airflow/auth
 

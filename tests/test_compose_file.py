@@ -81,7 +81,7 @@ def test_volumes_local_and_reader_read_only(compose):
     assert env["CLEARCAP_STATE"] == "/data/state"
     assert "${CLEARCAP_STATE_DIR:?set CLEARCAP_STATE_DIR in .env}:/data/state" in common_vols
     for name, svc in compose["services"].items():
-        if name not in AIRFLOW_SERVICES | {"flower"}:
+        if name not in AIRFLOW_SERVICES | {"flower", "superset"}:
             assert not any("CLEARCAP_STATE_DIR" in v for v in svc.get("volumes", [])), name
     assert {"postgres-db", "airflow-logs"} <= set(compose["volumes"])
     # ports published on loopback by default
@@ -214,13 +214,16 @@ def test_dockerfile_base_image_and_pip_index_arguments():
 
 
 
-def test_superset_profile_reads_the_published_files_only(compose):
+def test_superset_profile_reads_the_published_files_and_history_only(compose):
     sup = compose["services"]["superset"]
     assert sup["profiles"] == ["superset"]
     # its own image, never the project's
     assert sup["build"]["context"] == "deploy/superset" and "CLEARCAP_IMAGE" not in sup["image"]
     assert "${CLEARCAP_WAREHOUSE_DIR:?set CLEARCAP_WAREHOUSE_DIR in .env}:/data/warehouse:ro" in sup["volumes"]
-    assert not [v for v in sup["volumes"] if "STATE" in v or "LANDING" in v]
+    # of the state, only the item-level history the published items.* views read, read-only
+    assert [v for v in sup["volumes"] if "STATE" in v or "LANDING" in v] == [
+        "${CLEARCAP_STATE_DIR:?set CLEARCAP_STATE_DIR in .env}/history:/data/state/history:ro"]
+    assert "/data/state/history" in (REPO / "deploy" / "airflow-init.sh").read_text()
     root = REPO / "deploy" / "superset" / "dashboards" / "clearcap"
     [db] = [yaml.safe_load(p.read_text()) for p in (root / "databases").glob("*.yaml")]
     assert db["sqlalchemy_uri"] == "duckdb:////data/warehouse/warehouse.duckdb"

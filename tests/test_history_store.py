@@ -272,3 +272,22 @@ def test_catalog_on_postgresql(tmp_path, con):
         assert len(h.events.snapshots()) == 1 and counts(con, H.event_files(h, [D0]))[0] == 60
         assert not (tmp_path / "catalog.db").exists()
         h.catalog.engine.dispose()  # the scratch database is dropped on exit
+
+
+def test_the_item_index_lookup_reads_only_the_months_since_its_bound(tmp_path, con):
+    """A late event looks up closed items in a bounded window of the item index (the core build
+    passes `since` = the night's oldest event day - CLEARCAP_ITEM_REOPEN_DAYS): older months'
+    files are not planned, however many years the history holds."""
+    h = H.open_history(tmp_path)
+    months = [D0 - timedelta(days=400), D0 - timedelta(days=40), D0]
+    for n, d in enumerate(months):
+        rows = night(con, n * 100, 100, d).to_arrow_table()  # noqa: F841 (read by name below)
+        con.execute("CREATE OR REPLACE TEMP TABLE history_batch AS SELECT * FROM rows")
+        h = H.add_events(h, con, f"m{n}")
+    every = H.item_day_files(h)
+    assert len(every) == 3
+    recent = H.item_day_files(h, since=D0 - timedelta(days=45))
+    assert len(recent) == 2 and set(recent) < set(every)
+    assert con.execute("SELECT min(first_day), count(*) FROM read_parquet(?)", [recent]).fetchall()[0] == (
+        D0 - timedelta(days=40), 200)
+    assert H.item_day_files(h, since=D0) == [f for f in every if "first_month=2026-03" in f]

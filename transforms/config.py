@@ -23,6 +23,11 @@ KEEP_PUBLICATIONS = int(os.environ.get("CLEARCAP_KEEP_PUBLICATIONS", "3"))
 # event reads its events back from the history. More than the event lookback, so a night's own
 # events never leave the state that night; 120 > the demo's 90 days.
 ITEM_WINDOW_DAYS = int(os.environ.get("CLEARCAP_ITEM_WINDOW_DAYS", "120"))
+# How far back a late event of a closed item looks for its earlier events: the item index's
+# months from this many days before the night's oldest event (so the lookup reads a bounded
+# window, not every year of history). An S10 id silent for longer starts a new item: serials
+# are reused. A year, far beyond any item's life in the feeds.
+ITEM_REOPEN_DAYS = int(os.environ.get("CLEARCAP_ITEM_REOPEN_DAYS", "365"))
 
 
 def datadocs_nights() -> int:

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from transforms import dbt_runner, history as H
-from transforms.config import ITEM_WINDOW_DAYS, Paths
+from transforms.config import ITEM_REOPEN_DAYS, ITEM_WINDOW_DAYS, Paths
 from transforms.db import connect_state, table_exists
 
 # before the history's closed items are read back
@@ -112,10 +112,13 @@ def build_core(paths: Paths, run_date: date, rebuild: tuple[date, date] | None =
     rebuilt = [] if rebuild is None else [rebuild[0] + timedelta(days=n) for n in
                                           range(-1, (rebuild[1] - rebuild[0]).days + 2)]
     common = {"batch": batch, "item_window_days": ITEM_WINDOW_DAYS}
+    # the item index of a bounded window before the night's oldest event (ITEM_REOPEN_DAYS), not
+    # of every year; nothing to look up when no event touches an item
+    since = min(days + rebuilt) - timedelta(days=ITEM_REOPEN_DAYS) if days or rebuilt else None
     _models(paths, run_date, MODELS_FIRST, **common,
             rebuild_files=(H.event_files(history, rebuilt) if rebuilt else []) + [empty_events],
             known_files=(H.event_files(history, days) if days else []) + [empty_events],
-            item_day_files=H.item_day_files(history) + [empty_days])
+            item_day_files=(H.item_day_files(history, since) if since else []) + [empty_days])
     con = connect_state(paths)
     try:
         items = [i for (i,) in con.execute("SELECT item_id FROM work.reopen_days ORDER BY 1").fetchall()]

@@ -236,9 +236,14 @@ def event_files(history: History, days: Iterable[date], snapshot_id: int | None 
     return sorted(_local(t.file.file_path) for t in scan.plan_files())
 
 
-def item_day_files(history: History, snapshot_id: int | None = None) -> list[str]:
-    """Every data file of `history.item_days` (the index is small: one file a month once compacted)."""
-    return table_files(history.item_days, snapshot_id)
+def item_day_files(history: History, since: date | None = None, snapshot_id: int | None = None) -> list[str]:
+    """Data files of `history.item_days` (one a month once compacted): every one, or those of the
+    months from `since` on (partitions by the month of `first_day`), as local paths."""
+    if since is None:
+        return table_files(history.item_days, snapshot_id)
+    scan = history.item_days.scan(row_filter=GreaterThanOrEqual("first_day", since.isoformat()),
+                                  snapshot_id=snapshot_id)
+    return sorted(_local(t.file.file_path) for t in scan.plan_files())
 
 
 def table_files(table: Table, snapshot_id: int | None = None) -> list[str]:

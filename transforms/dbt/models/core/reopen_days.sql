@@ -1,6 +1,7 @@
 -- Touched items with no event in the state from before tonight: new, or closed (no event for
 -- CLEARCAP_ITEM_WINDOW_DAYS). A closed item's days come from the history's item index
--- (`item_day_files`); core_build then reads those days' events back into open_events. Tonight's
+-- (`item_day_files`: its months from CLEARCAP_ITEM_REOPEN_DAYS before the night's oldest event,
+-- a bounded read); core_build then reads those days' events back into open_events. Tonight's
 -- own rows of open_events are left out, so a retry after open_events committed finds the same.
 {{ config(schema='work', materialized='table') }}
 {%- set open_events = load_relation(ref('open_events')) %}
