@@ -17,11 +17,13 @@ if str(TESTS) not in sys.path:
 # the long files start first and the short ones fill the end. xdist's own order (most tests
 # first) started the few-test files of several minutes last, one worker idle meanwhile.
 LONGEST_FIRST = [
-    "test_incremental.py", "test_history_wiring.py", "test_mutation_campaign.py",
-    "test_pipeline_steps.py", "test_demo_alerts.py", "test_marts_definitions.py",
-    "test_backfill.py", "test_dbt_project.py", "test_production_tier.py", "test_sql_quoting.py",
-    "test_dashboard.py", "test_marts_formulas.py", "test_items_published.py",
-    "test_input_rules.py", "test_analyst_docs.py", "test_airflow_run.py",
+    "test_incremental.py", "test_history_wiring.py", "test_demo_alerts.py",
+    "test_pipeline_steps.py", "test_mutation_campaign.py", "test_marts_definitions.py",
+    "test_backfill.py", "test_production_tier.py", "test_dbt_project.py",
+    "test_items_published.py", "test_sql_quoting.py", "test_dashboard.py",
+    "test_marts_formulas.py", "test_airflow_run.py", "test_input_rules.py",
+    "test_publish_safety.py", "test_state_dir.py", "test_notify.py", "test_quality_gate.py",
+    "test_analyst_docs.py",
 ]
 
 
