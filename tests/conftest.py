@@ -12,13 +12,13 @@ TESTS = Path(__file__).resolve().parent
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))  # `import reference_impl`
 
-# The files that run pipeline nights, longest first (a `make test --durations` of session 8).
+# The files that run pipeline nights, longest first (`make test --durations` of sessions 8, 9).
 # `make test` hands each pytest-xdist worker whole files (--dist loadfile) in collection order:
 # the long files start first and the short ones fill the end. xdist's own order (most tests
 # first) started the few-test files of several minutes last, one worker idle meanwhile.
 LONGEST_FIRST = [
     "test_incremental.py", "test_history_wiring.py", "test_demo_alerts.py",
-    "test_pipeline_steps.py", "test_mutation_campaign.py", "test_marts_definitions.py",
+    "test_pipeline_steps.py", "test_kill_points.py", "test_mutation_campaign.py", "test_marts_definitions.py",
     "test_backfill.py", "test_production_tier.py", "test_dbt_project.py",
     "test_items_published.py", "test_sql_quoting.py", "test_dashboard.py",
     "test_marts_formulas.py", "test_airflow_run.py", "test_input_rules.py",

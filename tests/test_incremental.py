@@ -1,13 +1,11 @@
 """Incremental nightly loads (issue 4): late files, redeliveries, completed .part files, events of
-one item over several days, reruns, readers during a load, and SIGKILL mid-run."""
+one item over several days, reruns and readers during a load (SIGKILL at every step of a night: test_kill_points.py)."""
 from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -169,36 +167,6 @@ def test_reader_loop_counts_queries_during_a_real_run(full_landing, tmp_path):
     result = [line for line in out.splitlines() if line.startswith("RESULT")][0].split()
     assert int(result[2]) == 0, out
     assert int(result[1]) > 10, out
-
-
-def test_sigkill_mid_run_keeps_previous_warehouse_and_next_run_completes(full_landing, one_shot_all,
-                                                                        tmp_path):
-    wh = tmp_path / "w.duckdb"
-    paths = paths_for(full_landing, wh)
-    run_night(paths, day(3))
-    published = snapshot(wh)
-    cmd = clearcap("run", "--landing", str(full_landing), "--warehouse", str(wh), "--date", day(6).isoformat())
-    for delay in (2.0, 6.0, 9.0):
-        proc = subprocess.Popen(**cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=60)
-        current = snapshot(wh)  # readable, and either the previous state or a complete new one
-        con = duckdb.connect(str(wh), read_only=True)
-        run_date = con.execute("SELECT run_date FROM mart.publication").fetchone()[0]
-        con.close()
-        if run_date == day(3):
-            assert not diff(current, published)
-    subprocess.run(**cmd, check=True, timeout=600, capture_output=True)
-    assert not diff(snapshot(wh, DAILY_MARTS), snapshot(one_shot_all, DAILY_MARTS))
-    con = duckdb.connect(str(wh), read_only=True)
-    assert con.execute("SELECT count(*) FROM mart.load_ledger WHERE rows_read <> "
-                       "rows_loaded + rows_quarantined + rows_duplicate").fetchone()[0] == 0
-    dup_paths = con.execute("SELECT count(*) - count(DISTINCT path || content_hash) "
-                            "FROM mart.load_ledger").fetchone()[0]
-    con.close()
-    assert dup_paths == 0
 
 
 def _late_correction(delivered: Path, wh: Path, tag: str, factor: int) -> str:

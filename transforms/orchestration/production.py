@@ -42,6 +42,8 @@ COMPOSE_SETTINGS: dict[str, str] = {
     "CLEARCAP_INGEST_QUEUE": "ingest",
     "CLEARCAP_WRITER_QUEUE": "writer",
     "CLEARCAP_INGEST_CHUNKS": "4",
+    # each worker imports the pipeline once; the task processes it forks inherit it (preload.py)
+    "AIRFLOW__CELERY__EXTRA_CELERY_CONFIG": '{"imports": ["transforms.orchestration.preload"]}',
 }
 # Celery queues: the writer worker serves both (it runs load .. publish, the single DuckDB
 # writer), scaled-out workers only `ingest` (the mapped per-file reading and checking).
