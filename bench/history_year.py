@@ -3,7 +3,7 @@
 python -m bench.history_year [--days 365] [--events 4000000] [--work DIR] [--out bench/out/history_year.json]
 
 Writes `--days` event days of `--events` events straight into the history layout through
-transforms/history.py (the nightly writer's own append): events synthesized in DuckDB SQL by
+transforms/history.py (the nightly writer's own append, `add_events`): events synthesized in DuckDB SQL by
 bench/synth_events.py, one start day of fresh S10 serials at a time, dates shifted day by day;
 an event day is appended as one night (batch) as soon as every item that can have events on it
 was generated, then tagged as a publication and expired keeping the last K publications, as the
@@ -51,9 +51,10 @@ def write_history(con, h: H.History, days: int, items_per_day: int, keep: int) -
         con.execute("INSERT INTO temp.pending SELECT * FROM temp.gen WHERE day < ?", [START + timedelta(days=days)])
         day = START + timedelta(days=d)
         t1 = time.perf_counter()
-        night = con.sql("SELECT * FROM temp.pending WHERE day = ?", params=[day])
-        n = con.execute("SELECT count(*) FROM temp.pending WHERE day = ?", [day]).fetchall()[0][0]
-        h = H.append_events(h, night, f"bench-{day.isoformat()}")
+        # the nightly writer's own append: the night staged as temp.history_batch, as the core build does
+        con.execute("CREATE OR REPLACE TEMP TABLE history_batch AS SELECT * FROM temp.pending WHERE day = ?", [day])
+        n = con.execute("SELECT count(*) FROM temp.history_batch").fetchall()[0][0]
+        h = H.add_events(h, con, f"bench-{day.isoformat()}")
         t2 = time.perf_counter()
         con.execute("DELETE FROM temp.pending WHERE day = ?", [day])
         H.tag_publication(h, day)

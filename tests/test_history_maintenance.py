@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 import duckdb
 
 from pipeline_helpers import clearcap
-from test_history_store import D0, counts, night
+from test_history_store import D0, append, counts, night
 from transforms import history as H
 
 
@@ -17,12 +17,12 @@ def test_compact_recent_rewrites_only_partitions_appended_since(tmp_path):
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     h = H.open_history(tmp_path)
-    h = H.append_events(h, night(con, 0, 50, D0), "old")
-    h = H.append_events(h, night(con, 50, 50, D0), "old2")
+    h = append(h, con, night(con, 0, 50, D0), "old")
+    h = append(h, con, night(con, 50, 50, D0), "old2")
     since = datetime.now(timezone.utc)
     later = D0 + timedelta(days=40)
     for n in range(3):  # three nights with events on a later day: three files
-        h = H.append_events(h, night(con, 100 + n * 10, 10, later), f"late{n}")
+        h = append(h, con, night(con, 100 + n * 10, 10, later), f"late{n}")
     before = (counts(con, H.event_files(h, [D0])), counts(con, H.event_files(h, [later])))
     out = H.compact_recent(h, con, since)
     h = h.refresh()
@@ -41,7 +41,7 @@ def test_history_commands(tmp_path):
     h = H.open_history(root)
     old = date(2019, 5, 1)
     for n, d in enumerate([old, old, D0, D0]):
-        h = H.append_events(h, night(con, n * 10, 10, d), f"n{n}")
+        h = append(h, con, night(con, n * 10, 10, d), f"n{n}")
     H.tag_publication(h, D0)
     run = lambda *a: json.loads(subprocess.run(**clearcap("history", *a, "--warehouse", str(wh)),
                                                capture_output=True, text=True, check=True).stdout)

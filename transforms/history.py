@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Iterable
 
 import duckdb
-import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.expressions import AlwaysFalse, And, BooleanExpression, GreaterThanOrEqual, LessThan, Or
 from pyiceberg.manifest import ManifestEntryStatus
@@ -135,28 +134,6 @@ def committed(table: Table, batch_id: str) -> bool:
                for s in table.snapshots())
 
 
-def append_events(history: History, events: duckdb.DuckDBPyRelation | pa.Table, batch_id: str) -> History:
-    """Append a night's new events (the history columns; others are ignored) and their items'
-    days, each as one snapshot with property clearcap.batch_id. A table that already has a
-    snapshot of this batch is left alone, so a rerun after a crash between the two commits (or
-    after both) appends each exactly once. Returns the refreshed History."""
-    scratch = None
-    if isinstance(events, pa.Table):
-        scratch = duckdb.connect()
-        events = scratch.from_arrow(events)
-    props = {BATCH_PROPERTY: batch_id}
-    if not committed(history.events, batch_id):
-        rows = events.project(", ".join(EVENT_COLUMNS)).order("item_id, event_utc").to_arrow_table()
-        history.events.append(rows.cast(history.events.schema().as_arrow()), snapshot_properties=props)
-    if not committed(history.item_days, batch_id):
-        days = events.aggregate("item_id, min(event_utc)::DATE AS first_day, max(event_utc)::DATE AS last_day",
-                                "item_id").order("item_id").to_arrow_table()
-        history.item_days.append(days.cast(history.item_days.schema().as_arrow()), snapshot_properties=props)
-    if scratch is not None:
-        scratch.close()
-    return history.refresh()
-
-
 def _copy_partitions(con: duckdb.DuckDBPyConnection, table: Table, select: str, part_name: str,
                      order: str, batch_id: str) -> list[str]:
     """COPY the rows of `select` (a query over temp.history_batch) to one zstd Parquet file per
@@ -182,11 +159,13 @@ def _copy_partitions(con: duckdb.DuckDBPyConnection, table: Table, select: str, 
 
 
 def add_events(history: History, con: duckdb.DuckDBPyConnection, batch_id: str) -> History:
-    """Append the rows of `temp.history_batch` (on `con`; the history columns, others are
-    ignored) and their items' days, as `append_events` does, but written by DuckDB `COPY` (one
-    file per event day / first-day month) and registered with `add_files`: pyarrow's write plus
-    pyiceberg's own statistics cost several times more on a large night (docs/decisions/0004).
-    Idempotent per batch id and table, like `append_events`. Returns the refreshed History."""
+    """Append a night's new events, the rows of `temp.history_batch` on `con` (the history
+    columns; others are ignored), and their items' days, each table as one snapshot with
+    property clearcap.batch_id. Written by DuckDB `COPY` (one file per event day / first-day
+    month) and registered with `add_files`: pyarrow's write plus pyiceberg's own statistics
+    cost several times more on a large night (docs/decisions/0004). A table that already has a
+    snapshot of this batch is left alone, so a rerun after a crash between the two commits (or
+    after both) appends each exactly once. Returns the refreshed History."""
     props = {BATCH_PROPERTY: batch_id}
     # add_files' duplicate check lists every data file of the table: linear in history. The
     # batch id in each path and the committed() check already make a file land once.
