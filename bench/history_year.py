@@ -194,7 +194,7 @@ def main(argv=None) -> None:
     a = ap.parse_args(argv)
     work = Path(a.work)
     shutil.rmtree(work, ignore_errors=True)
-    con = connect(a.threads, a.memory)
+    con = connect(a.threads, a.memory, work / "spill")
     con.execute("SET parquet_metadata_cache = false")  # an analyst's fresh session reads footers
     items_per_day = int(a.events / EVENTS_PER_ITEM)
     R: dict = {"run_at": datetime.now().isoformat(timespec="seconds"), "args": vars(a),

@@ -195,7 +195,7 @@ def day_range(last: date, n: int) -> list[str]:
 def run_history(args) -> dict:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    con = connect(args.threads, args.memory)
+    con = connect(args.threads, args.memory, work / "spill")
     items_per_day = int(args.events / EVENTS_PER_ITEM)
     R: dict = {"events_per_day_target": args.events, "items_per_day": items_per_day,
                "days": args.days, "short": args.short}

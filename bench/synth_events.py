@@ -3,6 +3,7 @@ items at a time: the generator of bench/spike_history.py and bench/history_year.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import duckdb
 
@@ -86,8 +87,12 @@ FROM ev WHERE e.code IS NOT NULL
 """
 
 
-def connect(threads: int, mem: str) -> duckdb.DuckDBPyConnection:
+def connect(threads: int, mem: str, spill: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for the synthesis; it spills to `spill` (DuckDB's default for an
+    in-memory database is `.tmp` in the working directory, the checkout)."""
     con = duckdb.connect()
+    if spill is not None:
+        con.execute("SET temp_directory = ?", [str(spill)])
     con.execute("SET threads = ?", [threads])
     con.execute("SET memory_limit = ?", [mem])
     con.execute("SET TimeZone = 'UTC'")
