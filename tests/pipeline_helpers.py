@@ -45,7 +45,7 @@ def paths_for(landing: Path, warehouse: Path) -> Paths:
 def empty_state(root: Path, run_date: date) -> Path:
     """A state whose every model dbt created, with no rows: an empty batch through the real
     staging, core and mart models. Returns the state file (its dbt work folder is `dbt` beside it)."""
-    from transforms import core_build, dbt_runner
+    from transforms import core_build, dbt_runner, marts
     from transforms.db import sql_text
 
     paths = Paths.from_args(root / "landing", root / "warehouse.duckdb")
@@ -56,7 +56,7 @@ def empty_state(root: Path, run_date: date) -> Path:
         c.execute(sql_text("staging/raw_tables.sql"))
     dbt_runner.invoke(paths.state_db, paths.state_dir / "dbt", run_date, ["run", "--select", "staging"])
     core_build.build_core(paths, run_date)
-    dbt_runner.invoke(paths.state_db, paths.state_dir / "dbt", run_date, ["run", "--select", "refresh_days", "mart"])
+    marts.run_models(paths, run_date)
     return paths.state_db
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from pipeline_helpers import DAILY_MARTS, clearcap, copy_tree, day, diff, make_landing, paths_for, snapshot
 from transforms import core_build, history as H
+from transforms.catalog import items_views
 from transforms.pipeline import run_night
 
 pytestmark = pytest.mark.slow
@@ -78,6 +79,34 @@ def test_closed_items_reopened_from_history_give_the_same_marts_and_a_rebuild(la
     con.close()
     assert reopened > 0, "no late event of a closed item: the reopen path was not exercised"
     assert kept < kept_clean
+    # the closed items' per-item rows left the state for the history's tables, some of them
+    # superseded by their item's reopening; state and history together are the clean state's rows
+    h = H.open_history(paths)
+    with duckdb.connect(str(paths.state_db), read_only=True) as con, \
+            duckdb.connect(str(paths_for(landing, clean).state_db), read_only=True) as clean_con:
+        assert con.execute("SELECT count(*) FROM core.reopened_items").fetchone()[0] > 0
+        assert con.execute("SELECT count(*) FROM core.closing").fetchone()[0] == 0
+        for table, spec in H.CLOSED_TABLES.items():
+            cols = [c for c in H.closed_schema(table).column_names if c != H.CLOSED_BATCH]
+            files = H.table_files(h.closed[table])
+            assert files, table
+            current = con.execute(
+                f"SELECT count(*), sum(hash({', '.join(cols)})) FROM (SELECT {', '.join(cols)} FROM core.{table} "
+                f"UNION ALL SELECT {', '.join(cols)} FROM read_parquet(?, hive_partitioning = false) h "
+                "WHERE NOT EXISTS (SELECT 1 FROM core.reopened_items r WHERE r.item_id = h.item_id "
+                "AND h.closed_batch <= r.batch))", [files]).fetchone()
+            in_state = con.execute(f"SELECT count(*) FROM core.{table}").fetchone()[0]
+            assert in_state < current[0], table
+            assert current == clean_con.execute(
+                f"SELECT count(*), sum(hash({', '.join(cols)})) FROM core.{table}").fetchone(), table
+    # and the published items.* views show them all, once
+    for view in H.CLOSED_TABLES:
+        cols = ", ".join(items_views()[view]["columns"])
+        rows = []
+        for w in (wh, clean):
+            with duckdb.connect(str(w), read_only=True) as con:
+                rows.append(con.execute(f"SELECT count(*), sum(hash({cols})) FROM items.{view}").fetchone())
+        assert rows[0] == rows[1] and rows[0][0] > 0, view
 
     # a definition "changes": the per-item timelines and a mart of days 2-3 are wrong now
     marts = DAILY_MARTS + ["office_stay_daily", "alerts", "load_ledger"]

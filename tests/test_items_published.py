@@ -47,10 +47,12 @@ def test_the_declaration_is_exactly_its_sources_columns():
         # the core models' declarations (contracts dbt enforces on their tables)
         core = {m["name"]: {c["name"]: c["data_type"] for c in m.get("columns", [])}
                 for m in yaml.safe_load(CORE_YML.read_text(encoding="utf-8"))["models"]}
-        for view, spec in views.items():
-            if spec["source"].startswith("core."):
-                assert core[spec["source"].removeprefix("core.")] == \
-                    {c: t for c, (t, _) in spec["columns"].items()}, view
+        per_item = [v for v, spec in views.items() if spec["source"] in {f"history.{t}" for t in H.CLOSED_TABLES}]
+        assert per_item == list(H.CLOSED_TABLES)
+        for view in per_item:
+            assert core[view] == {c: t for c, (t, _) in views[view]["columns"].items()}, view
+            # the history's table of closed items: the same columns and closed_batch
+            assert H.closed_schema(view).column_names == [*views[view]["columns"], H.CLOSED_BATCH]
         # a view of no file is typed as declared
         scratch.execute("CREATE SCHEMA items")
         for view, spec in views.items():

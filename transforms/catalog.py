@@ -12,6 +12,7 @@ from transforms.db import quote_ident, quote_literal
 
 MART_YML = Path(__file__).resolve().parent / "dbt" / "models" / "mart" / "_mart.yml"
 ITEMS_YML = Path(__file__).resolve().parent / "dbt" / "models" / "items" / "_items.yml"
+CORE_YML = Path(__file__).resolve().parent / "dbt" / "models" / "core" / "_core.yml"
 
 
 @lru_cache(maxsize=1)
@@ -36,6 +37,14 @@ def items_views() -> dict:
                     "expressions": {c["name"]: c["expression"] for c in v["columns"] if "expression" in c}}
         for v in views
     }
+
+
+@lru_cache(maxsize=None)
+def core_columns(model: str) -> dict[str, str]:
+    """{column: type} of a core model, as its contract declares them."""
+    models = yaml.safe_load(CORE_YML.read_text(encoding="utf-8"))["models"]
+    spec = next(m for m in models if m["name"] == model)
+    return {c["name"]: c["data_type"] for c in spec["columns"]}
 
 
 def create_statements(schema: str = "mart") -> list[str]:

@@ -6,8 +6,9 @@ them, then the night's new events into the history.
    the history files of the batch's event days only, bound as `known_files`), and the days of
    the touched items that have no event in the state (`reopen_days`: new, or closed).
 2. A closed item's events read back from those days' history files (`reopened_files`), the open
-   events, the per-item timelines, and last `file_outcomes`, whose hooks account for the batch
-   in core.ledger and queue its events for the history in one transaction.
+   events, the per-item timelines, and `file_outcomes`, whose hooks account for the batch in
+   core.ledger and queue its events for the history in one transaction; then the days the
+   marts recompute and the dates of the closed items' rows they read (`history_reads`).
 
 Every model commits alone and is idempotent for the batch (`staging.batch_meta.batch`): an
 attempt killed part way is finished by a retry of the same batch, or by the next plan
@@ -15,7 +16,9 @@ attempt killed part way is finished by a retry of the same batch, or by the next
 (transforms/history.py) after the ledger commit, from the rows the state holds for their batch
 (core.open_events, core.history_pending): a run killed between the two commits is finished by
 the next build before it reads the history, so the history never misses a committed night and
-never holds a night the state does not know.
+never holds a night the state does not know. Then the per-item rows of the items that left the
+open events move to the history's tables of closed items (`close_items`), the same way: marked
+in core.closing, appended, deleted from the state.
 """
 from __future__ import annotations
 
@@ -36,12 +39,12 @@ MODELS_FIRST = ["quarantined_files", "quarantined_rows", "exchange_office_clean"
                 "touched_items", "reopen_days"]
 # after: the open events, the timelines, the ledger (file_outcomes' hooks), then the days to
 # recompute, derived from the state (a retry after the ledger commit runs only these two)
-MODELS_THEN = ["open_events", "touched_events", "clearance", "office_stay", "dispatch",
+MODELS_THEN = ["open_events", "reopened_items", "touched_events", "clearance", "office_stay", "dispatch",
                "touched_event_order", "file_outcomes"]
-MODELS_LAST = ["pending_days", "clearance_daily"]
+MODELS_LAST = ["pending_days", "refresh_days", "history_reads"]
 
 
-def _empty_file(paths: Paths, schema: pa.Schema, partition: str) -> str:
+def empty_file(paths: Paths, schema: pa.Schema, partition: str) -> str:
     """A Parquet file of `schema` with no row, in a folder named like the history's partitions
     (DuckDB reads `key=value` folders as a column): always in a bound file list, so a night
     whose list is otherwise empty reads typed nothing."""
@@ -52,12 +55,17 @@ def _empty_file(paths: Paths, schema: pa.Schema, partition: str) -> str:
     return str(out)
 
 
-def flush_pending(con: duckdb.DuckDBPyConnection, history: H.History) -> H.History:
+def flush_pending(con: duckdb.DuckDBPyConnection, history: H.History, closing_batch: int | None = None) -> H.History:
     """Append to the history the new events of every night committed to the state but not yet
-    to the history (normally the night just built; after a kill, an earlier one). Files a
+    to the history (normally the night just built; after a kill, an earlier one), and move the
+    per-item rows of closed items: those already marked in core.closing and, with
+    `closing_batch` (the end of a build), the items that left the open events tonight. Files a
     killed append wrote without committing are removed first."""
+    if closing_batch is not None:
+        mark_closing(con, closing_batch)
     pending = [b for (b,) in con.execute("SELECT batch FROM core.history_pending ORDER BY batch").fetchall()]
-    if pending:
+    closing = [b for (b,) in con.execute("SELECT DISTINCT batch FROM core.closing ORDER BY batch").fetchall()]
+    if pending or closing:
         H.remove_orphans(history, datetime.now(timezone.utc))
     for batch in pending:
         con.execute("CREATE OR REPLACE TEMP TABLE history_batch AS SELECT *, "
@@ -66,7 +74,33 @@ def flush_pending(con: duckdb.DuckDBPyConnection, history: H.History) -> H.Histo
         history = H.add_events(history, con, str(batch))
         con.execute("DELETE FROM core.history_pending WHERE batch = ?", [batch])
         con.execute("DROP TABLE temp.history_batch")
+    for batch in closing:
+        for table in H.CLOSED_TABLES:
+            history = H.add_closed(history, con, table,
+                                   f"SELECT t.*, c.batch AS {H.CLOSED_BATCH} FROM core.{table} t "
+                                   "JOIN core.closing c USING (item_id) WHERE c.batch = ?", str(batch), [batch])
+        con.execute("BEGIN")
+        for table in H.CLOSED_TABLES:
+            con.execute(f"DELETE FROM core.{table} WHERE item_id IN "
+                        "(SELECT item_id FROM core.closing WHERE batch = ?)", [batch])
+        con.execute("DELETE FROM core.closing WHERE batch = ?", [batch])
+        con.execute("COMMIT")
     return history
+
+
+def mark_closing(con: duckdb.DuckDBPyConnection, batch: int) -> int:
+    """Mark the items with per-item rows in the state and no event left in core.open_events
+    (the open events' refresh closed them tonight) to move, with the night's batch: only at
+    the end of a build, once per batch, so a batch's appends are one snapshot per table that a
+    rerun recognises (history.committed). Returns how many."""
+    if not all(table_exists(con, "core", t) for t in ("open_events", *H.CLOSED_TABLES)):
+        return 0  # before the first build
+    union = " UNION ".join(f"SELECT item_id FROM core.{t}" for t in H.CLOSED_TABLES)
+    return con.execute(f"""
+        INSERT INTO core.closing
+        SELECT item_id, ?::BIGINT FROM ({union}) per_item
+        ANTI JOIN (SELECT DISTINCT item_id FROM core.open_events) o USING (item_id)
+        ANTI JOIN core.closing c USING (item_id)""", [batch]).fetchone()[0]
 
 
 def _models(paths: Paths, run_date: date, models: list[str], **variables) -> None:
@@ -104,10 +138,10 @@ def build_core(paths: Paths, run_date: date, rebuild: tuple[date, date] | None =
         # a retry after the ledger commit only finishes: applying the batch again would count
         # its events as duplicates
         _models(paths, run_date, MODELS_LAST)
-        _flush(paths, history)
+        _flush(paths, history, batch)
         return {"skipped": "the batch was applied by an earlier attempt"}
-    empty_events = _empty_file(paths, H.EVENTS_SCHEMA.as_arrow(), "event_day=1970-01-01")
-    empty_days = _empty_file(paths, H.ITEM_DAYS_SCHEMA.as_arrow(), "first_month=1970-01")
+    empty_events = empty_file(paths, H.EVENTS_SCHEMA.as_arrow(), "event_day=1970-01-01")
+    empty_days = empty_file(paths, H.ITEM_DAYS_SCHEMA.as_arrow(), "first_month=1970-01")
     # the UTC days around the local ones: an item's local day is within a day of its UTC day
     rebuilt = [] if rebuild is None else [rebuild[0] + timedelta(days=n) for n in
                                           range(-1, (rebuild[1] - rebuild[0]).days + 2)]
@@ -143,14 +177,14 @@ def build_core(paths: Paths, run_date: date, rebuild: tuple[date, date] | None =
         stats["items_read_back"] = len(items)
     finally:
         con.close()
-    _flush(paths, history)
+    _flush(paths, history, batch)
     return {k: (int(v) if v is not None else 0) for k, v in stats.items()}
 
 
-def _flush(paths: Paths, history: H.History) -> None:
+def _flush(paths: Paths, history: H.History, closing_batch: int | None) -> None:
     con = connect_state(paths)
     try:
-        flush_pending(con, history)
+        flush_pending(con, history, closing_batch)
     finally:
         con.close()
 

@@ -9,6 +9,14 @@ The only code that opens the Iceberg catalog. Two tables, both in namespace `his
   partitioned by `month(first_day)`, sorted by item_id: a timeline by S10 id reads this small
   index first, then only the item's day partitions. An item seen on several nights has a row
   per night; readers take min(first_day) and max(last_day).
+- `history.clearance`, `history.dispatch`, `history.office_stay`: the per-item rows of the
+  closed items (those that left the state's open events), moved there by the night that closed
+  them (`closed_batch`), partitioned by the month of the date the marts read them by
+  (CLOSED_TABLES), each file sorted by item_id. Columns: the core model's of the same name
+  (transforms/dbt/models/core/_core.yml) plus closed_batch. A closed item that a late event
+  opens again is masked, not rewritten: core.reopened_items names it with the reopening night,
+  and a row is current unless its item was reopened at or after its closed_batch
+  (models/core/all_*.sql, items.* views).
 
 Catalog: a SQLite file in the history folder (`Paths.history_dir`) unless
 `CLEARCAP_HISTORY_CATALOG` names a SQLAlchemy URL (the compose PostgreSQL); the data and
@@ -29,7 +37,8 @@ from typing import Iterable
 
 import duckdb
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.expressions import AlwaysFalse, And, BooleanExpression, GreaterThanOrEqual, LessThan, Or
+from pyiceberg.expressions import (AlwaysFalse, And, BooleanExpression, GreaterThanOrEqual, LessThan,
+                                   LessThanOrEqual, Or)
 from pyiceberg.manifest import ManifestEntryStatus
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
@@ -37,8 +46,10 @@ from pyiceberg.table import Table
 from pyiceberg.table.refs import SnapshotRefType
 from pyiceberg.table.sorting import SortField, SortOrder
 from pyiceberg.transforms import DayTransform, IdentityTransform, MonthTransform
-from pyiceberg.types import DateType, DoubleType, IntegerType, LongType, NestedField, StringType, TimestampType
+from pyiceberg.types import (BooleanType, DateType, DoubleType, IntegerType, LongType, NestedField, StringType,
+                             TimestampType)
 
+from transforms.catalog import core_columns
 from transforms.config import Paths
 
 CATALOG_NAME = "clearcap"
@@ -66,6 +77,24 @@ ITEM_DAYS_SCHEMA = Schema(NestedField(1, "item_id", StringType(), required=False
                           NestedField(2, "first_day", DateType(), required=False),
                           NestedField(3, "last_day", DateType(), required=False))
 
+# The closed items' per-item tables: {table: (partition date, the date columns the marts select
+# its rows by)}. A clearance is partitioned by the day it was presented; the marts also read it by
+# release day, which the files' column bounds prune (closed_files).
+CLOSED_TABLES = {"clearance": ("presented_date", ("presented_date", "release_date")),
+                 "dispatch": ("dispatch_date", ("dispatch_date",)),
+                 "office_stay": ("departure_date", ("departure_date",))}
+CLOSED_BATCH = "closed_batch"
+_ICEBERG_TYPES = {"VARCHAR": StringType(), "TIMESTAMP": TimestampType(), "DATE": DateType(),
+                  "DOUBLE": DoubleType(), "BOOLEAN": BooleanType(), "BIGINT": LongType(),
+                  "INTEGER": IntegerType()}
+
+
+def closed_schema(table: str) -> Schema:
+    """The core model's columns (its one declaration, _core.yml) and closed_batch."""
+    cols = [*core_columns(table).items(), (CLOSED_BATCH, "BIGINT")]
+    return Schema(*(NestedField(i, name, _ICEBERG_TYPES[t], required=False)
+                    for i, (name, t) in enumerate(cols, start=1)))
+
 TABLE_PROPERTIES = {
     "write.parquet.compression-codec": "zstd",
     # A lookup by item_id (files sorted by it) decodes one row group per file: 128 Ki rows cost
@@ -89,10 +118,15 @@ class History:
     catalog: SqlCatalog
     events: Table
     item_days: Table
+    closed: dict[str, Table]  # CLOSED_TABLES
 
     def refresh(self) -> "History":
-        return History(self.catalog, self.catalog.load_table(f"{NAMESPACE}.events"),
-                       self.catalog.load_table(f"{NAMESPACE}.item_days"))
+        load = self.catalog.load_table
+        return History(self.catalog, load(f"{NAMESPACE}.events"), load(f"{NAMESPACE}.item_days"),
+                       {t: load(f"{NAMESPACE}.{t}") for t in CLOSED_TABLES})
+
+    def tables(self) -> list[Table]:
+        return [self.events, self.item_days, *self.closed.values()]
 
 
 def open_history(root: Path | Paths, catalog_url: str | None = None) -> History:
@@ -113,7 +147,21 @@ def open_history(root: Path | Paths, catalog_url: str | None = None) -> History:
         partition_spec=PartitionSpec(PartitionField(2, 1000, MonthTransform(), "first_month")),
         sort_order=SortOrder(SortField(1, IdentityTransform())),
         properties=TABLE_PROPERTIES)
-    return History(catalog, events, item_days)
+    closed = {}
+    for table, (part, _) in CLOSED_TABLES.items():
+        schema = closed_schema(table)
+        closed[table] = _open_table(
+            catalog, f"{NAMESPACE}.{table}", schema,
+            partition_spec=PartitionSpec(PartitionField(schema.find_field(part).field_id, 1000, MonthTransform(),
+                                                        month_partition(part))),
+            sort_order=SortOrder(SortField(1, IdentityTransform())),
+            properties=TABLE_PROPERTIES)
+    return History(catalog, events, item_days, closed)
+
+
+def month_partition(date_column: str) -> str:
+    """The month partition's name (and folder key) of a closed items' table."""
+    return date_column.removesuffix("_date") + "_month"
 
 
 def _open_table(catalog: SqlCatalog, name: str, schema: Schema, **spec) -> Table:
@@ -184,6 +232,24 @@ def add_events(history: History, con: duckdb.DuckDBPyConnection, batch_id: str) 
     return history.refresh()
 
 
+def add_closed(history: History, con: duckdb.DuckDBPyConnection, table: str, select: str,
+               batch_id: str, params: list | None = None) -> History:
+    """Append the rows of `select` (the columns of closed_schema(table), closed_batch last) to
+    history.<table> as one snapshot with property clearcap.batch_id, unless a snapshot of that
+    batch is there already (a rerun after a kill between this commit and the state's)."""
+    target = history.closed[table]
+    if committed(target, batch_id):
+        return history
+    con.execute(f"CREATE OR REPLACE TEMP TABLE history_closed AS {select}", params or [])
+    part = CLOSED_TABLES[table][0]
+    paths = _copy_partitions(con, target, "SELECT * FROM temp.history_closed",
+                             f"strftime({part}, '{month_partition(part)}=%Y-%m')", "item_id", batch_id)
+    con.execute("DROP TABLE temp.history_closed")
+    if paths:
+        target.add_files(paths, snapshot_properties={BATCH_PROPERTY: batch_id}, check_duplicate_files=False)
+    return history.refresh()
+
+
 # ---------------------------------------------------------------------------------------------
 # planning: which immutable files hold what
 
@@ -213,6 +279,16 @@ def event_files(history: History, days: Iterable[date], snapshot_id: int | None 
     columns by name: DuckDB also reads the folder name `event_day=…` as a column."""
     scan = history.events.scan(row_filter=day_filter(days), snapshot_id=snapshot_id)
     return sorted(_local(t.file.file_path) for t in scan.plan_files())
+
+
+def closed_files(history: History, table: str, first: date, last: date) -> list[str]:
+    """Data files of history.<table> (current snapshot) that may hold rows whose date columns
+    (CLOSED_TABLES) fall from `first` to `last`: the month partitions prune the manifests, the
+    files' column bounds the files (a clearance's release days run past its presented month)."""
+    expr: BooleanExpression = AlwaysFalse()
+    for col in CLOSED_TABLES[table][1]:
+        expr = Or(expr, And(GreaterThanOrEqual(col, first.isoformat()), LessThanOrEqual(col, last.isoformat())))
+    return sorted(_local(t.file.file_path) for t in history.closed[table].scan(row_filter=expr).plan_files())
 
 
 def item_day_files(history: History, since: date | None = None, snapshot_id: int | None = None) -> list[str]:
@@ -282,13 +358,34 @@ def _partitions_added_since(table: Table, since: datetime) -> set[int]:
     return out
 
 
+def compact_closed_month(history: History, table: str, month: date, con: duckdb.DuckDBPyConnection) -> int:
+    """The same for one month of a closed items' table (a file per night that closed items of
+    that month), sorted by item_id; masked rows stay (core.reopened_items masks them)."""
+    first = month.replace(day=1)
+    nxt = (first + timedelta(days=32)).replace(day=1)
+    part = CLOSED_TABLES[table][0]
+    flt = And(GreaterThanOrEqual(part, first.isoformat()), LessThan(part, nxt.isoformat()))
+    target = history.closed[table]
+    files = sorted(_local(t.file.file_path) for t in target.scan(row_filter=flt).plan_files())
+    cols = ", ".join(target.schema().column_names)
+    select = f"SELECT {cols} FROM read_parquet(?, hive_partitioning = false) ORDER BY item_id"
+    return _compact(target, flt, files, select, con, f"{table} {first.isoformat()[:7]}")
+
+
+def _month(v: int) -> date:
+    return date(1970 + v // 12, v % 12 + 1, 1)
+
+
 def compact_recent(history: History, con: duckdb.DuckDBPyConnection, since: datetime) -> dict:
-    """Compact every event day and item_days month that received files since `since` (the
-    nights' appends: late deliveries leave one small file per night in old days). Returns
-    {"days": [...], "months": [...], "files_replaced": n}."""
+    """Compact every event day, item_days month and closed items' month that received files
+    since `since` (the nights' appends: late deliveries leave one small file per night in old
+    days; closings one a night in their months). Returns {"days": [...], "months": [...],
+    "closed": {table: [...]}, "files_replaced": n}."""
     epoch = date(1970, 1, 1)
     days = sorted(epoch + timedelta(days=v) for v in _partitions_added_since(history.events, since))
-    months = sorted(date(1970 + v // 12, v % 12 + 1, 1) for v in _partitions_added_since(history.item_days, since))
+    months = sorted(_month(v) for v in _partitions_added_since(history.item_days, since))
+    closed = {t: sorted(_month(v) for v in _partitions_added_since(history.closed[t], since))
+              for t in CLOSED_TABLES}
     replaced = 0
     for d in days:
         replaced += compact_day(history, d, con)
@@ -296,16 +393,24 @@ def compact_recent(history: History, con: duckdb.DuckDBPyConnection, since: date
     for m in months:
         replaced += compact_item_month(history, m, con)
         history = history.refresh()
+    for table, ms in closed.items():
+        for m in ms:
+            replaced += compact_closed_month(history, table, m, con)
+            history = history.refresh()
     return {"days": [d.isoformat() for d in days], "months": [m.isoformat()[:7] for m in months],
+            "closed": {t: [m.isoformat()[:7] for m in ms] for t, ms in closed.items()},
             "files_replaced": replaced}
 
 
 def drop_before(history: History, cutoff: date) -> None:
-    """Retention: delete event days before `cutoff` and item_days months before cutoff's month.
-    The filters fall on partition boundaries, so whole files leave the snapshot (no rewrite);
-    the files themselves go when the snapshots that still list them expire."""
+    """Retention: delete event days before `cutoff`, and item_days and closed items' months
+    before cutoff's month. The filters fall on partition boundaries, so whole files leave the
+    snapshot (no rewrite); the files themselves go when the snapshots that still list them
+    expire."""
     history.events.delete(LessThan("event_utc", cutoff.isoformat() + "T00:00:00"))
     history.item_days.delete(LessThan("first_day", cutoff.replace(day=1).isoformat()))
+    for table, (part, _) in CLOSED_TABLES.items():
+        history.closed[table].delete(LessThan(part, cutoff.replace(day=1).isoformat()))
 
 
 def retention_cutoff(today: date, years: int) -> date:
@@ -322,7 +427,8 @@ def tag_publication(history: History, run_date: date) -> dict[str, int | None]:
     published again). Returns {table name: snapshot id} (None: the table has no snapshot yet)."""
     name = f"{PUBLICATION_TAG}{run_date.isoformat()}"
     out: dict[str, int | None] = {}
-    for key, table in (("events", history.events), ("item_days", history.item_days)):
+    for table in history.tables():
+        key = table.name()[-1]
         snap = table.current_snapshot()
         out[key] = snap.snapshot_id if snap is not None else None
         if snap is None:
@@ -347,7 +453,7 @@ def expire(history: History, keep_publications: int, now: datetime | None = None
     if keep_publications < 1:
         raise ValueError(f"CLEARCAP_KEEP_PUBLICATIONS must be at least 1, not {keep_publications}")
     deleted: list[str] = []
-    for table in (history.events, history.item_days):
+    for table in history.tables():
         refs = table.metadata.refs
         tags = sorted((name for name, ref in refs.items()
                        if ref.snapshot_ref_type == SnapshotRefType.TAG and name.startswith(PUBLICATION_TAG)),
@@ -400,6 +506,6 @@ def remove_unreferenced(table: Table, older_than: datetime) -> list[str]:
 
 
 def remove_orphans(history: History, older_than: datetime) -> list[str]:
-    """`remove_unreferenced` on both tables (run before a night's writes, with the time the
+    """`remove_unreferenced` on every table (run before a night's writes, with the time the
     last run ended or earlier, so no file of a live writer can match)."""
-    return remove_unreferenced(history.events, older_than) + remove_unreferenced(history.item_days, older_than)
+    return [p for table in history.tables() for p in remove_unreferenced(table, older_than)]

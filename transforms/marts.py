@@ -6,13 +6,31 @@ from datetime import date
 
 import duckdb
 
-from transforms import dbt_runner
+from transforms import dbt_runner, history as H
 from transforms.catalog import mart_tables
 from transforms.config import Paths
+from transforms.core_build import empty_file
 
-# work.refresh_days (the days to recompute), every mart and the views of cross-table facts the
-# mart suites check: one invocation a night
-MODELS = ["refresh_days", "mart", "mart_checks"]
+# the stock of items in customs per day (core.clearance_daily, for the pending days), every mart
+# and the views of cross-table facts the mart suites check: one invocation a night, on the days
+# the core build chose (work.refresh_days)
+MODELS = ["clearance_daily", "mart", "mart_checks"]
+
+
+def closed_files(paths: Paths) -> dict[str, list[str]]:
+    """`closed_<table>_files` for models/core/all_*.sql: the history files of closed items whose
+    dates the marts read tonight (work.history_reads), each list ending with an empty typed file
+    (read_parquet needs one)."""
+    # read-only: only the models change the state in this step
+    with duckdb.connect(str(paths.state_db), read_only=True) as con:
+        reads = {t: (lo, hi) for t, lo, hi in con.execute("SELECT closed_table, lo, hi FROM work.history_reads").fetchall()}
+    history = H.open_history(paths) if reads else None
+    out = {}
+    for table, (part, _) in H.CLOSED_TABLES.items():
+        files = H.closed_files(history, table, *reads[table]) if table in reads else []
+        out[f"closed_{table}_files"] = files + [
+            empty_file(paths, H.closed_schema(table).as_arrow(), f"{H.month_partition(part)}=1970-01")]
+    return out
 
 
 def run_models(paths: Paths, run_date: date) -> None:
@@ -23,7 +41,7 @@ def run_models(paths: Paths, run_date: date) -> None:
     # --no-write-json: the manifest and run results are not read (≈ 1 s a night); the lineage
     # page makes its own
     dbt_runner.invoke(paths.state_db, paths.state_dir / "dbt", run_date,
-                      ["run", "--select", *MODELS, "--no-write-json"])
+                      ["run", "--select", *MODELS, "--no-write-json"], variables=closed_files(paths))
 
 
 def publish_lineage(paths: Paths, run_date: date) -> bool:

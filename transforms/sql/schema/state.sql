@@ -32,6 +32,10 @@ CREATE TABLE IF NOT EXISTS core.ledger (
 -- Nights committed to the state whose new events are not yet in the history.
 CREATE TABLE IF NOT EXISTS core.history_pending (batch BIGINT PRIMARY KEY, run_date DATE);
 
+-- Items that left core.open_events whose per-item rows (core.clearance, dispatch, office_stay)
+-- are on their way to the history's tables of closed items, with the night that moves them.
+CREATE TABLE IF NOT EXISTS core.closing (item_id VARCHAR PRIMARY KEY, batch BIGINT);
+
 -- Nights whose warehouse was published: their alerts are the record of what people were told
 -- and are never recomputed (mart/alerts.sql).
 CREATE TABLE IF NOT EXISTS core.published_nights (run_date DATE PRIMARY KEY, published_at TIMESTAMP);

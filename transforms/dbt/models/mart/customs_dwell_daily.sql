@@ -12,7 +12,7 @@ released AS (
            max(dwell_h) AS dwell_max_h,
            count(*) FILTER (WHERE dwell_h <= 24) / count(*)::DOUBLE AS share_within_24h,
            count(*) FILTER (WHERE retained) AS n_retained
-    FROM {{ ref('clearance') }}
+    FROM {{ ref('all_clearance') }}
     WHERE release_date IN (SELECT d FROM days)
     GROUP BY ALL
 ),

@@ -13,7 +13,7 @@ by_country AS (
     SELECT destination_country, strftime(dispatch_date, '%Y-%m') AS month,
            date_trunc('month', dispatch_date)::DATE AS month_start,
            count(*) AS items_dispatched
-    FROM {{ ref('dispatch') }}, span
+    FROM {{ ref('all_dispatch') }}, span
     WHERE dispatch_date >= span.lo AND dispatch_date < span.hi
     GROUP BY ALL
 ),

@@ -6,7 +6,7 @@ WITH weeks AS (
 ),
 dispatched AS (
     SELECT *, strftime(dispatch_date, '%G-W%V') AS iso_week
-    FROM {{ ref('dispatch') }}
+    FROM {{ ref('all_dispatch') }}
     WHERE dispatch_date BETWEEN (SELECT min(d) - 7 FROM {{ ref('refresh_days') }})
                             AND (SELECT max(d) + 7 FROM {{ ref('refresh_days') }})
       AND destination_country IS NOT NULL

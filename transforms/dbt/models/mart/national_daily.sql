@@ -29,7 +29,7 @@ dwell AS (
            count(*) AS n_released,
            quantile_cont(c.dwell_h, 0.5) AS dwell_p50_h,
            count(*) FILTER (WHERE c.dwell_h <= 24) / count(*)::DOUBLE AS share_within_24h
-    FROM {{ ref('clearance') }} c
+    FROM {{ ref('all_clearance') }} c
     WHERE c.release_date IN (SELECT d FROM days)
       AND c.office_code IN (SELECT office_code FROM {{ ref('core_offices') }}
                             WHERE office_type IN ('exchange_office', 'exchange_station'))

@@ -3,7 +3,7 @@
 -- Release Study), per office, local day of departure and direction, from core.office_stay;
 -- national rows (scope = 'national', office_code NULL) over all items, not a mean of offices.
 WITH stays AS (
-    SELECT * FROM {{ ref('office_stay') }} WHERE departure_date IN (SELECT d FROM {{ ref('refresh_days') }})
+    SELECT * FROM {{ ref('all_office_stay') }} WHERE departure_date IN (SELECT d FROM {{ ref('refresh_days') }})
 )
 SELECT
     CASE WHEN grouping(office_code) = 1 THEN 'national' ELSE 'office' END AS scope,
