@@ -45,7 +45,7 @@ def history_rows(wh: Path, landing: Path) -> tuple:
 
 def unreferenced(wh: Path, landing: Path) -> list[str]:
     h = H.open_history(paths_for(landing, wh))
-    keep = H._referenced(h.events) | H._referenced(h.item_days)
+    keep = set().union(*(H._referenced(t) for t in h.tables()))
     return [str(p) for p in paths_for(landing, wh).history_dir.rglob("*.parquet") if str(p) not in keep]
 
 

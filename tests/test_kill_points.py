@@ -1,7 +1,8 @@
 """SIGKILL at every step of a night (issue 11 acceptance): a night's run is killed at one point
 after another — inside the load's transaction, between the models of each dbt layer, between
 the quality gate and its bookkeeping, between the history's data files and their commit, and
-between the two history tables, around the publish's rename, between a publication and its
+between the history tables, between the closed items' appends and their deletion from the
+state, around the publish's rename, between a publication and its
 snapshot expiry, in the compaction — each time by a fresh `clearcap run` that resumes what the
 previous one left. After each kill the published warehouse is the previous night's, unchanged,
 or the new night's, complete. Then a clean run: marts, ledger, quarantine and the item-level
@@ -17,7 +18,8 @@ import duckdb
 import pytest
 
 from pipeline_helpers import DAILY_MARTS, clearcap, day, diff, make_landing, paths_for, snapshot
-from transforms import history as H
+from transforms import core_build, history as H
+from transforms.catalog import items_views
 from transforms.pipeline import run_night
 
 pytestmark = pytest.mark.slow
@@ -110,6 +112,8 @@ POINTS = [
     "dbt:file_outcomes:5",                 # timelines committed, the ledger not
     "before:Table.add_files:1",            # the ledger committed; history files written, not committed
     "after:Table.add_files:1",             # the next run's flush: history.events committed, item_days not
+    "after:Table.add_files:2",             # the next: closed items' clearance committed, not the others
+    "after:Table.add_files:2",             # the next: all three committed, the state's rows not deleted
     "dbt:mart:6",                          # between mart models
     "after:quality.validate_many:1",       # the mart suites ran: validation status not written
     "before:publish._move_foreign_wal:1",  # the new file written, not renamed into place
@@ -117,6 +121,19 @@ POINTS = [
     "after:H.tag_publication:1",           # published and tagged; snapshots not expired
     "before:H.compact_day:1",              # the night's compaction under way
 ]
+
+
+# Window 0: every item not touched tonight closes, so night 2 moves night 1's per-item rows to
+# the history's tables of closed items (core_build.flush_pending; reopening: test_history_wiring).
+WINDOW = "0"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def window():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(core_build, "ITEM_WINDOW_DAYS", int(WINDOW))
+        mp.setenv("CLEARCAP_ITEM_WINDOW_DAYS", WINDOW)
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +165,12 @@ def history_rows(landing: Path, wh: Path) -> tuple:
         index = con.execute("SELECT count(*), sum(hash(item_id, first_day, last_day)) FROM read_parquet(?)",
                             [H.item_day_files(h)]).fetchone()
     return events, index
+
+
+def items_rows(wh: Path, view: str) -> tuple:
+    cols = ", ".join(items_views()[view]["columns"])
+    with duckdb.connect(str(wh), read_only=True) as con:
+        return con.execute(f"SELECT count(*), sum(hash({cols})) FROM items.{view}").fetchone()
 
 
 def test_a_night_killed_at_every_step_then_run_clean_equals_an_uninterrupted_run(landing, clean, tmp_path):
@@ -183,10 +206,15 @@ def test_a_night_killed_at_every_step_then_run_clean_equals_an_uninterrupted_run
     assert not diff(snapshot(wh, COMPARED), snapshot(clean, COMPARED))
     assert history_rows(landing, wh) == history_rows(landing, clean)
     h = H.open_history(paths)
-    listed = H._referenced(h.events) | H._referenced(h.item_days)
+    listed = set().union(*(H._referenced(t) for t in h.tables()))
     on_disk = {str(p) for p in paths.history_dir.rglob("*.parquet")}
     assert on_disk - listed == set(), "orphaned history files"
     assert {p for p in listed if not Path(p).exists()} == set(), "history files listed but missing"
     with duckdb.connect(str(paths.state_db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM core.history_pending").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM core.closing").fetchone()[0] == 0
         assert con.execute("SELECT count(*) FROM core.ledger WHERE status = 'staged'").fetchone()[0] == 0
+    # the per-item rows, wherever they are (state or history), and the published items.* views
+    for view in H.CLOSED_TABLES:
+        assert items_rows(wh, view) == items_rows(clean, view), view
+    assert H.table_files(h.closed["clearance"]), "no item closed: the moves were not exercised"

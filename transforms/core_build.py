@@ -17,7 +17,7 @@ attempt killed part way is finished by a retry of the same batch, or by the next
 (core.open_events, core.history_pending): a run killed between the two commits is finished by
 the next build before it reads the history, so the history never misses a committed night and
 never holds a night the state does not know. Then the per-item rows of the items that left the
-open events move to the history's tables of closed items (`close_items`), the same way: marked
+open events move to the history's tables of closed items (`flush_pending`), the same way: marked
 in core.closing, appended, deleted from the state.
 """
 from __future__ import annotations
