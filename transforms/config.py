@@ -19,10 +19,13 @@ EVENT_LOOKBACK_DAYS = 30
 # publications keep their snapshots (and so their files) for readers that still hold them.
 HISTORY_YEARS = int(os.environ.get("CLEARCAP_HISTORY_YEARS", "5"))
 KEEP_PUBLICATIONS = int(os.environ.get("CLEARCAP_KEEP_PUBLICATIONS", "3"))
-# An item with no event for this many days leaves the private state (core.open_events); a late
-# event reads its events back from the history. More than the event lookback, so a night's own
-# events never leave the state that night; 120 > the demo's 90 days.
-ITEM_WINDOW_DAYS = int(os.environ.get("CLEARCAP_ITEM_WINDOW_DAYS", "120"))
+# An item with no event for this many days closes: its events leave the private state
+# (core.open_events), its per-item rows move to the history's tables of closed items; a late
+# event reads its events back from the history. The state holds about this many days of events:
+# the setting trades the state's size against how often a late event reads an item back. More
+# than the event lookback (30 days), so an event delivered as late as the feeds allow mostly
+# finds its item open; the demo's items live up to about 12 days.
+ITEM_WINDOW_DAYS = int(os.environ.get("CLEARCAP_ITEM_WINDOW_DAYS", "35"))
 # How far back a late event of a closed item looks for its earlier events: the item index's
 # months from this many days before the night's oldest event (so the lookup reads a bounded
 # window, not every year of history). An S10 id silent for longer starts a new item: serials
