@@ -52,3 +52,50 @@ def test_history_commands(tmp_path):
     h = H.open_history(root)
     assert H.event_files(h, [old]) == [] and counts(con, H.event_files(h, [D0]))[0] == 60
     con.close()
+
+
+def _closed(first: int, n: int, presented: date, released: date, batch: int) -> tuple[str, list]:
+    """`n` closed clearances (items first..first+n), as add_closed's select and parameters."""
+    return ("SELECT 'RR' || lpad((range + ?)::VARCHAR, 9, '0') || 'CN' AS item_id, 'CNBJSA' AS office_code, "
+            "'inbound' AS direction, ?::TIMESTAMP AS presented_utc, ?::TIMESTAMP AS released_utc, "
+            "?::DATE AS presented_date, ?::DATE AS release_date, 24.0::DOUBLE AS dwell_h, false AS retained, "
+            "?::BIGINT AS closed_batch FROM range(?)",
+            [first, presented, released, presented, released, batch, n])
+
+
+def test_closed_items_tables_append_once_plan_by_dates_compact_and_drop(tmp_path):
+    """history.clearance (docs/decisions/0007): a batch appends once; the files planned for a
+    range of dates are those whose presented or release dates can fall in it (a January file
+    released in March is read for March, not for February); a month is compacted only once it
+    has enough files; retention drops whole months."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    h = H.open_history(tmp_path)
+    jan, feb, mar = date(2026, 1, 20), date(2026, 2, 10), date(2026, 3, 5)
+    sql, params = _closed(0, 40, jan, mar, 1)
+    h = H.add_closed(h, con, "clearance", sql, "1", params)
+    again = H.add_closed(h, con, "clearance", sql, "1", params)
+    assert len(again.closed["clearance"].snapshots()) == 1  # the batch is there: not appended twice
+    for b in (2, 3, 4):
+        sql, params = _closed(100 * b, 10, feb, feb, b)
+        h = H.add_closed(h, con, "clearance", sql, str(b), params)
+    assert H.closed_schema("clearance").column_names[-1] == H.CLOSED_BATCH
+    march = H.closed_files(h, "clearance", date(2026, 3, 1), date(2026, 3, 31))
+    february = H.closed_files(h, "clearance", date(2026, 2, 1), date(2026, 2, 28))
+    assert [p.split("/")[-2] for p in march] == ["presented_month=2026-01"]
+    assert len(february) == 3 and all("presented_month=2026-02" in p for p in february)
+
+    def total(files):
+        return con.execute("SELECT count(*), sum(hash(item_id)) FROM read_parquet(?, hive_partitioning = false)",
+                           [files]).fetchall()[0]
+
+    before = total(H.table_files(h.closed["clearance"]))
+    assert H.compact_closed_month(h, "clearance", feb, con) == 0  # 3 files < CLOSED_COMPACT_FILES
+    assert H.compact_closed_month(h, "clearance", feb, con, min_files=3) == 3
+    h = h.refresh()
+    assert len(H.closed_files(h, "clearance", date(2026, 2, 1), date(2026, 2, 28))) == 1
+    assert total(H.table_files(h.closed["clearance"])) == before == (70, before[1])
+    H.drop_before(h, date(2026, 2, 15))  # keeps February (the cutoff's month) whole
+    h = h.refresh()
+    assert total(H.table_files(h.closed["clearance"]))[0] == 30
+    con.close()

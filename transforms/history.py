@@ -310,10 +310,10 @@ def table_files(table: Table, snapshot_id: int | None = None) -> list[str]:
 # maintenance (writer only)
 
 def _compact(table: Table, row_filter: BooleanExpression, files: list[str], select: str,
-             con: duckdb.DuckDBPyConnection, label: str) -> int:
+             con: duckdb.DuckDBPyConnection, label: str, min_files: int = 2) -> int:
     """Replace the files of one partition by the rows of `select` (a query over read_parquet(?)
-    of those files) in one overwrite snapshot."""
-    if len(files) < 2:
+    of those files) in one overwrite snapshot, once it has `min_files`."""
+    if len(files) < max(2, min_files):
         return 0
     rows = con.sql(select, params=[files]).to_arrow_table()
     table.overwrite(rows.cast(table.schema().as_arrow()), overwrite_filter=row_filter,
@@ -358,9 +358,16 @@ def _partitions_added_since(table: Table, since: datetime) -> set[int]:
     return out
 
 
-def compact_closed_month(history: History, table: str, month: date, con: duckdb.DuckDBPyConnection) -> int:
-    """The same for one month of a closed items' table (a file per night that closed items of
-    that month), sorted by item_id; masked rows stay (core.reopened_items masks them)."""
+# A closed items' month is rewritten whole (at national volume tens of millions of rows) once it
+# has this many files (one a night that closed items of it): the rewrite's cost spread over
+# nights, the views' file lists still short.
+CLOSED_COMPACT_FILES = 8
+
+
+def compact_closed_month(history: History, table: str, month: date, con: duckdb.DuckDBPyConnection,
+                         min_files: int = CLOSED_COMPACT_FILES) -> int:
+    """The same for one month of a closed items' table, sorted by item_id, once it has
+    `min_files` files; superseded rows stay (core.reopened_items masks them)."""
     first = month.replace(day=1)
     nxt = (first + timedelta(days=32)).replace(day=1)
     part = CLOSED_TABLES[table][0]
@@ -369,7 +376,7 @@ def compact_closed_month(history: History, table: str, month: date, con: duckdb.
     files = sorted(_local(t.file.file_path) for t in target.scan(row_filter=flt).plan_files())
     cols = ", ".join(target.schema().column_names)
     select = f"SELECT {cols} FROM read_parquet(?, hive_partitioning = false) ORDER BY item_id"
-    return _compact(target, flt, files, select, con, f"{table} {first.isoformat()[:7]}")
+    return _compact(target, flt, files, select, con, f"{table} {first.isoformat()[:7]}", min_files)
 
 
 def _month(v: int) -> date:
