@@ -1,11 +1,4 @@
--- Every item's clearance the marts read: the open items' rows in the state, and the closed items'
--- in the history (history.clearance), of the files the night planned for the dates the marts
--- recompute (work.history_reads: `closed_clearance_files`). A closed row is superseded once its
--- item was reopened at or after the night that closed it.
+-- Every item's clearance the marts read: the open items' rows and the closed items' (macro
+-- open_and_closed).
 {{ config(materialized='ephemeral') }}
-SELECT * FROM {{ ref('clearance') }}
-UNION ALL BY NAME
-SELECT * EXCLUDE (closed_batch)
-FROM read_parquet(getvariable('closed_clearance_files'), hive_partitioning = false) h
-WHERE NOT EXISTS (SELECT 1 FROM {{ ref('reopened_items') }} r
-                  WHERE r.item_id = h.item_id AND h.closed_batch <= r.batch)
+{{ open_and_closed('clearance') }}
