@@ -59,13 +59,15 @@ def flush_pending(con: duckdb.DuckDBPyConnection, history: H.History, closing_ba
     """Append to the history the new events of every night committed to the state but not yet
     to the history (normally the night just built; after a kill, an earlier one), and move the
     per-item rows of closed items: those already marked in core.closing and, with
-    `closing_batch` (the end of a build), the items that left the open events tonight. Files a
-    killed append wrote without committing are removed first."""
+    `closing_batch` (the end of a build), the items that left the open events tonight. At the
+    start of a build (no `closing_batch`) whatever is pending is a killed run's, whose appends
+    may have left files no snapshot lists: they are removed first (listing every manifest of
+    the history: only then, not every night)."""
     if closing_batch is not None:
         mark_closing(con, closing_batch)
     pending = [b for (b,) in con.execute("SELECT batch FROM core.history_pending ORDER BY batch").fetchall()]
     closing = [b for (b,) in con.execute("SELECT DISTINCT batch FROM core.closing ORDER BY batch").fetchall()]
-    if pending or closing:
+    if (pending or closing) and closing_batch is None:
         H.remove_orphans(history, datetime.now(timezone.utc))
     for batch in pending:
         con.execute("CREATE OR REPLACE TEMP TABLE history_batch AS SELECT *, "
