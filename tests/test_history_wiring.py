@@ -4,6 +4,7 @@ between the DuckDB and the Iceberg commits is finished by the next run, with the
 history as a clean run."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from datetime import timedelta
@@ -120,6 +121,35 @@ def test_closed_items_reopened_from_history_give_the_same_marts_and_a_rebuild(la
                     [day(2), day(3)])
         con.execute("UPDATE mart.office_daily SET items_received = -1 WHERE report_date = ?", [day(2)])
         closed = con.execute("SELECT count(DISTINCT item_id) FROM core.open_events").fetchone()[0]
+
+    # a rebuild killed after it reopened the items, before their timelines: the next run (a
+    # night with nothing new) finishes it, so no reopened item's closed rows stay masked with
+    # nothing in their place
+    from transforms import pipeline
+
+    real_models = core_build._models
+
+    def models(paths_, run_date, names, **variables):
+        if "open_events" in names:
+            real_models(paths_, run_date, ["open_events", "reopened_items"], **variables)
+            raise Killed
+        real_models(paths_, run_date, names, **variables)
+
+    with monkeypatch.context() as m:
+        m.setattr(core_build, "_models", models)
+        with pytest.raises(Killed):
+            pipeline.rebuild(paths, day(2), day(3))
+    with duckdb.connect(str(paths.state_db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM core.rebuild_pending").fetchone()[0] == 1
+    run_night(paths, day(NIGHTS))
+    assert not diff(before, snapshot(wh, marts))
+    with duckdb.connect(str(paths.state_db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM core.rebuild_pending").fetchone()[0] == 0
+
+    with duckdb.connect(str(paths.state_db)) as con:  # wrong again, for the command's rebuild
+        con.execute("UPDATE core.clearance SET dwell_h = dwell_h + 100 WHERE presented_date BETWEEN ? AND ?",
+                    [day(2), day(3)])
+        con.execute("UPDATE mart.office_daily SET items_received = -1 WHERE report_date = ?", [day(2)])
     own.rename(tmp_path / "landing_gone")  # the rebuild reads no landing file
 
     out = subprocess.run(**clearcap("rebuild", "--warehouse", str(wh), "--from", day(2).isoformat(),
@@ -240,3 +270,60 @@ def test_core_builds_killed_between_their_models_are_finished_with_their_own_bat
     assert not diff(snapshot(wh, DAILY_MARTS + ["load_ledger", "quarantine"]),
                     snapshot(clean, DAILY_MARTS + ["load_ledger", "quarantine"]))
     assert history_rows(wh, landing) == history_rows(clean, landing)
+
+
+def test_a_reopened_items_closed_dates_are_recomputed(landing, tmp_path, monkeypatch):
+    """Window 0: a late event reopens closed items whose rows are in the history's tables of
+    closed items, not in the state, so the per-item models' pre-hooks cannot see the dates those
+    rows had. Those dates must still be pending after the core build: their marts count the item
+    there until they are recomputed."""
+    from transforms import pipeline
+
+    monkeypatch.setattr(core_build, "ITEM_WINDOW_DAYS", 0)
+    own = tmp_path / "landing"
+    copy_tree(landing, own)
+    # one more item, dispatched on the day before the others' first (so no other item has a
+    # date there), closed the night after, whose dispatch a late second EMC moves to the last night
+    item = "EE123456785CN"
+    for d, times in ((day(1), [("EMB", 8), ("EXA", 9), ("EXC", 10), ("EMC", 11)]), (day(NIGHTS), [("EMC", 11)])):
+        when = day(0) if d == day(1) else d
+        rows = [{"item_id": item, "event_code": code, "event_time": f"{when}T{h:02d}:00:00", "office_code": "CNBJSA",
+                 "next_office_code": None, "mail_class": "E", "origin_country": "CN", "destination_country": "JP",
+                 "weight_g": None, "retention_code": None, "reason_code": None, "action_code": None}
+                for code, h in times]
+        (own / "item_events" / d.isoformat() / "late_dispatch.jsonl").write_text(
+            "".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    landing = own
+    wh = tmp_path / "w.duckdb"
+    paths = paths_for(landing, wh)
+    nightly(landing, wh, last=NIGHTS - 1)
+    manifests = pipeline.ingest_files(paths, pipeline.plan(paths, day(NIGHTS)))
+    pipeline.load(paths, day(NIGHTS), manifests)
+    pipeline.build_staging(paths, day(NIGHTS))
+    real_models = core_build._models
+
+    def models(paths_, run_date, names, **variables):
+        # only what the models that reopen and rebuild the timelines record counts: other
+        # nights' or reports' days would hide a date they miss
+        if "open_events" in names:
+            with duckdb.connect(str(paths_.state_db)) as c:
+                c.execute("DELETE FROM core.pending_dates")
+        real_models(paths_, run_date, names, **variables)
+
+    monkeypatch.setattr(core_build, "_models", models)
+    pipeline.build_core(paths, day(NIGHTS))
+    h = H.open_history(paths)
+    with duckdb.connect(str(paths.state_db), read_only=True) as con:
+        batch = con.execute("SELECT batch FROM staging.batch_meta").fetchone()[0]
+        assert con.execute("SELECT count(*) FROM core.reopened_items WHERE batch = ? AND item_id = ?",
+                           [batch, item]).fetchone()[0] == 1
+        assert con.execute("SELECT dispatch_date FROM core.dispatch WHERE item_id = ?", [item]).fetchone()[0] == day(NIGHTS)
+        for table, (_, dates) in H.CLOSED_TABLES.items():
+            missing = con.execute(
+                f"SELECT DISTINCT d FROM (SELECT unnest([{', '.join(dates)}]) AS d "
+                "FROM read_parquet(?, hive_partitioning = false) h "
+                "JOIN core.reopened_items r ON r.item_id = h.item_id AND r.batch = ? "
+                "WHERE h.closed_batch <= r.batch) WHERE d IS NOT NULL "
+                "AND d NOT IN (SELECT d FROM core.pending_dates)",
+                [H.table_files(h.closed[table]), batch]).fetchall()
+            assert missing == [], (table, missing)

@@ -127,6 +127,10 @@ def build_core(paths: Paths, run_date: date, rebuild: tuple[date, date] | None =
     con = connect_state(paths)
     try:
         batch, _night, applied = _batch(con)
+        if rebuild is not None:
+            # until its end, an interrupted rebuild is finished by the next run, not left half
+            # done: its reopened items' closed rows would stay masked with nothing in their place
+            con.execute("INSERT OR REPLACE INTO core.rebuild_pending VALUES (?, ?, ?)", [batch, *rebuild])
         history = flush_pending(con, H.open_history(paths))
         # the batch's event days (a night without files keeps an earlier night's staging rows)
         days = [] if applied or not table_exists(con, "staging", "item_events") else [
@@ -180,6 +184,12 @@ def build_core(paths: Paths, run_date: date, rebuild: tuple[date, date] | None =
     finally:
         con.close()
     _flush(paths, history, batch)
+    if rebuild is not None:
+        con = connect_state(paths)
+        try:
+            con.execute("DELETE FROM core.rebuild_pending WHERE batch = ?", [batch])
+        finally:
+            con.close()
     return {k: (int(v) if v is not None else 0) for k, v in stats.items()}
 
 
@@ -194,7 +204,7 @@ def _flush(paths: Paths, history: H.History, closing_batch: int | None) -> None:
 def finish_interrupted(paths: Paths) -> dict | None:
     """A batch whose core build began changing the state (tonight's rows in core.open_events)
     and was never accounted for must be finished with its own staged rows, not loaded again: a
-    new load would see those events as already known. Returns the build's result, or None
+    new load would see those events as already known. So must a rebuild's (core.rebuild_pending). Returns the build's result, or None
     when there is nothing to finish. The caller holds writer.lock."""
     con = connect_state(paths)
     try:
@@ -203,8 +213,12 @@ def finish_interrupted(paths: Paths) -> dict | None:
         batch, night, applied = _batch(con)
         started = batch is not None and not applied and con.execute(
             "SELECT count(*) > 0 FROM core.open_events WHERE batch = ?", [batch]).fetchone()[0]
+        rebuild = con.execute("SELECT first_day, last_day FROM core.rebuild_pending WHERE batch = ?",
+                              [batch]).fetchone()
     finally:
         con.close()
+    if rebuild is not None:
+        return {"night": night.isoformat(), **build_core(paths, night, rebuild=tuple(rebuild))}
     if not started:
         return None
     return {"night": night.isoformat(), **build_core(paths, night)}

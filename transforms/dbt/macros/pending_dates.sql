@@ -14,3 +14,15 @@
     SELECT 1  -- the table does not exist yet: it had no row before tonight
     {%- endif -%}
 {%- endmacro %}
+
+
+{#- A hook of core.reopened_items: a closed item that a late event reopens has its rows in the
+    history's tables of closed items, not in the state, so the per-item models' pre-hooks cannot
+    see the days those rows had. Every day of the item's events (the history's item index:
+    work.reopen_days), one either side for the local day, becomes pending instead: the old dates
+    are among them, and recomputing a day more changes nothing. -#}
+{% macro record_reopened_days() -%}
+    INSERT OR IGNORE INTO core.pending_dates
+    SELECT DISTINCT CAST(unnest(range(first_day - 1, last_day + 2, INTERVAL 1 DAY)) AS DATE)
+    FROM {{ ref('reopen_days') }}
+{%- endmacro %}

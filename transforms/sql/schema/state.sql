@@ -36,6 +36,10 @@ CREATE TABLE IF NOT EXISTS core.history_pending (batch BIGINT PRIMARY KEY, run_d
 -- are on their way to the history's tables of closed items, with the night that moves them.
 CREATE TABLE IF NOT EXISTS core.closing (item_id VARCHAR PRIMARY KEY, batch BIGINT);
 
+-- A `clearcap rebuild` whose core build began and did not end (its batch has no file: the
+-- ledger cannot tell): the next run finishes it (core_build.finish_interrupted).
+CREATE TABLE IF NOT EXISTS core.rebuild_pending (batch BIGINT PRIMARY KEY, first_day DATE, last_day DATE);
+
 -- Nights whose warehouse was published: their alerts are the record of what people were told
 -- and are never recomputed (mart/alerts.sql).
 CREATE TABLE IF NOT EXISTS core.published_nights (run_date DATE PRIMARY KEY, published_at TIMESTAMP);
