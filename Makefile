@@ -39,7 +39,7 @@ demo: $(STAMP)
 	echo "Dashboard: $$(dirname $$CLEARCAP_WAREHOUSE)/warehouse_dashboard.html"
 
 # The suite, then the compose deployment in real containers (scripts/container_e2e.sh, about
-# 11 min on a machine without docker, 6-8 with the images built; CLEARCAP_SKIP_CONTAINERS=1 skips it).
+# 9-11 min on a machine without docker, 6-8 with the images built; CLEARCAP_SKIP_CONTAINERS=1 skips it).
 test: $(STAMP)
 	bash scripts/install_chromium.sh
 	bash scripts/ensure_services.sh
