@@ -312,12 +312,20 @@ def table_files(table: Table, snapshot_id: int | None = None) -> list[str]:
 def _compact(table: Table, row_filter: BooleanExpression, files: list[str], select: str,
              con: duckdb.DuckDBPyConnection, label: str, min_files: int = 2) -> int:
     """Replace the files of one partition by the rows of `select` (a query over read_parquet(?)
-    of those files) in one overwrite snapshot, once it has `min_files`."""
+    of those files), once it has `min_files`: DuckDB writes the new file into the partition's
+    folder (streaming and spilling, as the nightly appends: a month of closed items at national
+    volume does not fit pyiceberg's in-memory overwrite), then one transaction drops the old
+    files (the filter falls on the partition's bounds: no rewrite) and adds the new one. A kill
+    before the commit leaves an unreferenced file, removed by the next expiry."""
     if len(files) < max(2, min_files):
         return 0
-    rows = con.sql(select, params=[files]).to_arrow_table()
-    table.overwrite(rows.cast(table.schema().as_arrow()), overwrite_filter=row_filter,
-                    snapshot_properties={"clearcap.compacted": label})
+    target = Path(files[0]).parent / f"clearcap-compacted-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}.parquet"
+    con.execute(f"COPY ({select}) TO ? (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 131072)",
+                [files, str(target)])
+    props = {"clearcap.compacted": label}
+    with table.transaction() as tx:
+        tx.delete(row_filter, snapshot_properties=props)
+        tx.add_files([str(target)], snapshot_properties=props, check_duplicate_files=False)
     return len(files)
 
 
