@@ -44,12 +44,6 @@ def history_rows(wh: Path, landing: Path) -> tuple:
     return events, index
 
 
-def unreferenced(wh: Path, landing: Path) -> list[str]:
-    h = H.open_history(paths_for(landing, wh))
-    keep = set().union(*(H._referenced(t) for t in h.tables()))
-    return [str(p) for p in paths_for(landing, wh).history_dir.rglob("*.parquet") if str(p) not in keep]
-
-
 @pytest.fixture(scope="module")
 def clean(landing, tmp_path_factory) -> Path:
     wh = tmp_path_factory.mktemp("clean") / "w.duckdb"
@@ -168,45 +162,6 @@ def test_closed_items_reopened_from_history_give_the_same_marts_and_a_rebuild(la
 
 class Killed(Exception):
     pass
-
-
-def test_nights_killed_between_the_state_and_history_commits_are_finished_by_their_reruns(
-        landing, clean, tmp_path, monkeypatch):
-    """One kill point a night (nights 2, 3 and 4 each killed once, then run again): the
-    appends' files orphaned by a kill before the history commit, history.events committed
-    without history.item_days, and both committed with core.history_pending still naming the
-    night. Each rerun leaves no orphan and no pending night; the last equals the clean run."""
-    wh = tmp_path / "w.duckdb"
-    paths = paths_for(landing, wh)
-    nightly(landing, wh, last=1)
-    real_add_files = H.Table.add_files
-    for night, where in ((2, "before_history_commit"), (3, "between_the_two_tables"),
-                         (4, "after_history_commit")):
-        calls = []
-
-        def add_files(self, *args, where=where, calls=calls, **kwargs):
-            calls.append(self.name())
-            if where == "before_history_commit":
-                raise Killed  # the night's files are written, no snapshot lists them: orphans
-            if where == "between_the_two_tables" and len(calls) == 2:
-                raise Killed  # history.events committed, history.item_days not
-            real_add_files(self, *args, **kwargs)
-            if where == "after_history_commit" and len(calls) == 2:
-                raise Killed  # both committed, core.history_pending still names the night
-
-        monkeypatch.setattr(H.Table, "add_files", add_files)
-        with pytest.raises(Killed):
-            run_night(paths, day(night))
-        monkeypatch.setattr(H.Table, "add_files", real_add_files)
-        if where == "before_history_commit":
-            assert unreferenced(wh, landing), "the killed append should have left its files behind"
-        run_night(paths, day(night))  # the rerun
-        assert unreferenced(wh, landing) == [], where
-        con = duckdb.connect(str(paths.state_db), read_only=True)
-        assert con.execute("SELECT count(*) FROM core.history_pending").fetchone()[0] == 0, where
-        con.close()
-    assert not diff(snapshot(wh, DAILY_MARTS), snapshot(clean, DAILY_MARTS))
-    assert history_rows(wh, landing) == history_rows(clean, landing)
 
 
 def _kill_core_build_between_its_models(paths, night: int, monkeypatch) -> None:
