@@ -99,3 +99,55 @@ def test_closed_items_tables_append_once_plan_by_dates_compact_and_drop(tmp_path
     h = h.refresh()
     assert total(H.table_files(h.closed["clearance"]))[0] == 30
     con.close()
+
+
+def test_a_column_added_to_a_core_models_contract_evolves_the_closed_table(tmp_path, monkeypatch):
+    """A core model gains a column (its contract, models/core/_core.yml): the next open of the
+    history adds it to history.<table> (a schema change, no file rewritten); files written before
+    and after read together, the older rows' value NULL, compaction included. A changed type is
+    refused with a message naming the column."""
+    import pytest
+    from pyiceberg.schema import Schema
+    from pyiceberg.types import NestedField, StringType
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    feb = date(2026, 2, 10)
+    h = H.open_history(tmp_path)
+    sql, params = _closed(0, 10, feb, feb, 1)
+    h = H.add_closed(h, con, "clearance", sql, "1", params)
+    files = H.table_files(h.closed["clearance"])
+    real = H.closed_schema
+
+    def grown(table):
+        s = real(table)
+        return Schema(*s.fields, NestedField(len(s.fields) + 1, "broker_code", StringType(), required=False))
+
+    monkeypatch.setattr(H, "closed_schema", grown)
+    h = H.open_history(tmp_path)
+    assert h.closed["clearance"].schema().column_names[-1] == "broker_code"
+    assert H.table_files(h.closed["clearance"]) == files  # nothing rewritten
+    assert H.open_history(tmp_path).closed["clearance"].metadata == h.closed["clearance"].metadata  # once
+    sql, params = _closed(100, 10, feb, feb, 2)
+    h = H.add_closed(h, con, "clearance", sql.replace(" FROM range", ", 'BRK' || range AS broker_code FROM range"),
+                     "2", params)
+
+    def rows():
+        return con.execute("SELECT count(*), count(broker_code), count(DISTINCT closed_batch) FROM read_parquet(?, "
+                           "hive_partitioning = false, union_by_name = true)",
+                           [H.table_files(h.closed["clearance"])]).fetchall()[0]
+
+    assert rows() == (20, 10, 2)
+    assert H.compact_closed_month(h, "clearance", feb, con, min_files=2) == 2
+    h = h.refresh()
+    assert len(H.table_files(h.closed["clearance"])) == 1 and rows() == (20, 10, 2)
+
+    def retyped(table):
+        s = grown(table)
+        return Schema(*(NestedField(f.field_id, f.name, StringType(), required=False) if f.name == "dwell_h" else f
+                        for f in s.fields))
+
+    monkeypatch.setattr(H, "closed_schema", retyped)
+    with pytest.raises(RuntimeError, match="dwell_h double -> string"):
+        H.open_history(tmp_path)
+    con.close()

@@ -168,8 +168,27 @@ def _open_table(catalog: SqlCatalog, name: str, schema: Schema, **spec) -> Table
     # Not create_table_if_not_exists: it writes a first metadata file before it finds the table,
     # one orphan per open.
     if catalog.table_exists(name):
-        return catalog.load_table(name)
+        return _evolve(catalog.load_table(name), schema)
     return catalog.create_table(name, schema, **spec)
+
+
+def _evolve(table: Table, schema: Schema) -> Table:
+    """Add to `table` the columns `schema` has and it lacks (a core model gained a column in its
+    contract): one schema change, no data file rewritten; older files read those columns as NULL
+    (readers use `union_by_name`). Contracts only grow, so a column the table has and the
+    schema does not stays. A changed type is not evolved: Iceberg allows only widening, and the
+    rows would need rewriting."""
+    have = {f.name: f.field_type for f in table.schema().fields}
+    changed = [f"{f.name} {have[f.name]} -> {f.field_type}" for f in schema.fields
+               if f.name in have and have[f.name] != f.field_type]
+    if changed:
+        raise RuntimeError(f"{table.name()[-1]}: the history's columns have other types than the model's "
+                           f"contract ({', '.join(changed)}); a type change needs the table rewritten")
+    if all(f.name in have for f in schema.fields):
+        return table
+    with table.update_schema() as update:
+        update.union_by_name(schema)
+    return table.refresh()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -383,7 +402,8 @@ def compact_closed_month(history: History, table: str, month: date, con: duckdb.
     target = history.closed[table]
     files = sorted(_local(t.file.file_path) for t in target.scan(row_filter=flt).plan_files())
     cols = ", ".join(target.schema().column_names)
-    select = f"SELECT {cols} FROM read_parquet(?, hive_partitioning = false) ORDER BY item_id"
+    # union_by_name: files written before a column was added (_evolve) read it as NULL
+    select = f"SELECT {cols} FROM read_parquet(?, hive_partitioning = false, union_by_name = true) ORDER BY item_id"
     return _compact(target, flt, files, select, con, f"{table} {first.isoformat()[:7]}", min_files)
 
 

@@ -53,7 +53,9 @@ def view_statements(view: str, files: list[str], schema: str = "items", open_fil
     elif open_file is not None:
         parts = [f"SELECT {cols} FROM read_parquet({quote_literal(open_file)})"]
         if files:
-            parts.insert(0, f"SELECT {cols} FROM read_parquet({quote_list(files)}, hive_partitioning = false) h "
+            # union_by_name: files from before the model gained a column read it as NULL
+            parts.insert(0, f"SELECT {cols} FROM read_parquet({quote_list(files)}, hive_partitioning = false, "
+                            "union_by_name = true) h "
                             f"WHERE NOT EXISTS (SELECT 1 FROM read_parquet({quote_literal(reopened_file)}) r "
                             f"WHERE r.item_id = h.item_id AND h.{H.CLOSED_BATCH} <= r.batch)")
         body = " UNION ALL ".join(parts)
