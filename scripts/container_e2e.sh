@@ -2,8 +2,7 @@
 # Container end-to-end test of the compose deployment (part of `make test`; docs/deploy.md,
 # "What the container test proves"). Skip it locally with CLEARCAP_SKIP_CONTAINERS=1.
 #
-#  1. installs docker.io, docker-compose and debootstrap from Debian when missing (needs root;
-#     scripts/install_container_tools.sh, which `make test` runs before the suite);
+#  1. installs docker.io, docker-compose and debootstrap from Debian when missing (needs root);
 #  2. starts dockerd (--iptables=false --bridge=none) when no engine answers, and stops it at the end;
 #  3. images: the official python/postgres/redis ones when a registry answers, else stand-ins
 #     built from a debootstrapped Debian (tests/containers/*.Dockerfile);
@@ -47,7 +46,15 @@ if [ "$(id -u)" != 0 ] && ! docker info >/dev/null 2>&1; then
   log "needs root (to install and start a container engine) or a running engine; skip with CLEARCAP_SKIP_CONTAINERS=1"
   exit 1
 fi
-bash scripts/install_container_tools.sh
+need=()
+command -v dockerd >/dev/null || need+=(docker.io)
+command -v docker-compose >/dev/null || need+=(docker-compose)
+command -v debootstrap >/dev/null || need+=(debootstrap)
+if [ "${#need[@]}" -gt 0 ]; then
+  log "installing ${need[*]} from Debian"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >"$OUT/apt.log" 2>&1
+fi
 
 # -- 2. engine --------------------------------------------------------------------------------
 if ! docker info >/dev/null 2>&1; then
