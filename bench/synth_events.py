@@ -101,9 +101,9 @@ def connect(threads: int, mem: str, spill: Path | None = None) -> duckdb.DuckDBP
     return con
 
 
-def gen_day(con, d: int, items_per_day: int) -> None:
-    """temp.gen = the events of the items that start on day d."""
-    con.execute("SET VARIABLE day0 = ?", [START + timedelta(days=d)])
+def gen_day(con, d: int, items_per_day: int, start: date = START) -> None:
+    """temp.gen = the events of the items that start on day d (counted from `start`)."""
+    con.execute("SET VARIABLE day0 = ?", [start + timedelta(days=d)])
     con.execute("SET VARIABLE n_from = ?", [d * items_per_day])
     con.execute("SET VARIABLE n_to = ?", [(d + 1) * items_per_day])
     con.execute("SET VARIABLE file_id = ?", [d * 24])
