@@ -36,16 +36,24 @@ from transforms import history as H
 from transforms.config import ITEM_WINDOW_DAYS, Paths
 
 
+# what the state keeps for the open items (the rest is the night's working tables and bookkeeping)
+OPEN_ITEM_TABLES = ["core.open_events", "core.clearance", "core.dispatch", "core.office_stay"]
+
+
 def state_size(state_db: Path) -> dict:
     con = duckdb.connect(str(state_db), read_only=True)
     try:
-        size = con.execute("SELECT block_size, used_blocks FROM pragma_database_size()").fetchone()
+        block, used_blocks = con.execute("SELECT block_size, used_blocks FROM pragma_database_size()").fetchone()
         open_events = con.execute("SELECT count(*) FROM core.open_events").fetchone()[0]
+        tables = {t: block * con.execute("SELECT count(DISTINCT block_id) FROM pragma_storage_info(?) "
+                                         "WHERE persistent", [t]).fetchone()[0] for t in OPEN_ITEM_TABLES}
     finally:
         con.close()
-    used = size[0] * size[1]
+    used, open_bytes = block * used_blocks, sum(tables.values())
     return {"file_bytes": state_db.stat().st_size, "used_bytes": used, "open_events": open_events,
-            "used_bytes_per_open_event": round(used / open_events, 1) if open_events else None}
+            "open_item_tables_bytes": tables,
+            "used_bytes_per_open_event": round(used / open_events, 1) if open_events else None,
+            "open_item_bytes_per_open_event": round(open_bytes / open_events, 1) if open_events else None}
 
 
 def side(work: Path, land: Path, days: int, events: int, window: int, keep: int, threads: int,
@@ -104,11 +112,11 @@ def main(argv=None) -> None:
     con.close()
     # the state holds the open items: after a real year, those of the last `window` days
     st = long["state"]
-    if st["used_bytes_per_open_event"]:
+    if st["open_item_bytes_per_open_event"]:
         R["state_projection"] = {
             "open_events_at_steady_state_at_least": int(a.events * a.window),
-            "used_bytes": int(st["used_bytes_per_open_event"] * a.events * a.window),
-            "note": "at least the events of the last --window days (and the earlier events of their items), at the state's bytes per open event after the peak night"}
+            "open_item_bytes": int(st["open_item_bytes_per_open_event"] * a.events * a.window),
+            "note": "at least the events of the last --window days (and the earlier events of their items), at the open-item tables' bytes per open event after the peak night; the night's working tables come on top"}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(R, indent=2, default=str))
     print(json.dumps({k: R[k] for k in ("ratio_long_over_short", "history_bytes_per_event", "queries_on_long",
