@@ -113,7 +113,10 @@ def test_clearance_nightly_on_postgres_and_celery(tmp_path, redis_db):
             deadline = time.monotonic() + 30
             while not hook.received and time.monotonic() < deadline:
                 time.sleep(0.5)
+            health = _compose_health_checks(env, db_url)
         timings["total"] = time.monotonic() - t0
+        assert health == {"dag-processor": 0, "unknown host": 1, "worker 1": 0, "worker 2": 0,
+                          "unknown worker": 1}, health
     print(f"\nproduction tier timings (s): { {k: round(v, 1) for k, v in timings.items()} }")
 
     [(run_id, _)] = rows
@@ -156,3 +159,24 @@ def test_clearance_nightly_on_postgres_and_celery(tmp_path, redis_db):
         assert body["operating_day"] == DAY.isoformat() and len(body["alerts"]) == alerts
     else:
         assert hook.received == []
+
+
+def _compose_health_checks(env: dict, db_url: str) -> dict[str, int]:
+    """docker-compose.yml's health checks of the dag-processor and the Celery workers
+    (deploy/healthcheck.py) against the running cluster: healthy for the dag-processor's host and
+    both workers, unhealthy for a host or worker that is not there."""
+    import socket
+    import sys
+
+    [(host,)] = query(db_url, "select hostname from job where job_type = 'DagProcessorJob' and state = 'running'")
+
+    def check(*args: str, hostname: str = host) -> int:
+        return subprocess.run([sys.executable, str(REPO / "deploy" / "healthcheck.py"), *args],
+                              env={**env, "HOSTNAME": hostname}, capture_output=True, timeout=60).returncode
+
+    me = socket.gethostname()
+    return {"dag-processor": check("job", "DagProcessorJob"),
+            "unknown host": check("job", "DagProcessorJob", hostname="no-such-host"),
+            "worker 1": check("celery", f"clearcap-worker-1@{me}"),
+            "worker 2": check("celery", f"clearcap-worker-2@{me}"),
+            "unknown worker": check("celery", f"no-such-worker@{me}")}
