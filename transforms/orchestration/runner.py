@@ -177,9 +177,12 @@ def _query(env: dict[str, str], sql: str, args: tuple = ()) -> list[tuple]:
         con.close()
 
 
-def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+def _start(args: list[str], env: dict[str, str], log: Path, preloaded: bool = False) -> subprocess.Popen:
+    """`airflow <args>` in its own session; `preloaded`: in a process that imported the pipeline
+    first, whose forked task processes inherit it (preload.py)."""
     fh = open(log, "w")
-    return subprocess.Popen([_airflow_bin(), *args], env=env, cwd=env["AIRFLOW_HOME"], stdout=fh,
+    cmd = [sys.executable, "-m", "transforms.orchestration.preload"] if preloaded else [_airflow_bin()]
+    return subprocess.Popen([*cmd, *args], env=env, cwd=env["AIRFLOW_HOME"], stdout=fh,
                             stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -223,7 +226,8 @@ def _run_backfill(days: list[date], env: dict[str, str], progress, timeout_s: fl
         if bf.returncode != 0:
             raise RuntimeError(f"airflow backfill create failed; log: {log_dir / 'backfill-create.log'}")
         # task logs are read from the local folder: no log server on all interfaces
-        procs.append(_start(["scheduler", "--skip-serve-logs"], env, log_dir / "scheduler.log"))
+        # LocalExecutor: each task a process forked from the scheduler, the pipeline already imported
+        procs.append(_start(["scheduler", "--skip-serve-logs"], env, log_dir / "scheduler.log", preloaded=True))
         subprocess.run([_airflow_bin(), "dags", "unpause", DAG_ID], env=env, check=True, capture_output=True)
         backfill_id = _query(env, "select max(id) from backfill where dag_id=?", (DAG_ID,))[0][0]
         reported: set[str] = set()
