@@ -45,11 +45,6 @@ def _default_cache() -> Path | None:
 PARSE_CACHE = _default_cache()
 PARSE_FILE = "partial_parse.msgpack"
 LINEAGE_FILE = "static_index.html"
-# The parsed project of this process, by what a parse depends on (_parse_key): a night's four
-# invocations in one process (the CLI, dag.test, a test) load dbt's partial parse once instead
-# of each time (≈ 0.2 s an invocation). The manifest holds no state's data: the profile is the
-# same for every state (module docstring).
-_MANIFESTS: dict[str, object] = {}
 
 
 def _profile(database: Path, work_dir: Path) -> str:
@@ -66,18 +61,16 @@ def _profile(database: Path, work_dir: Path) -> str:
     return text
 
 
-def _parse_key(profile: str) -> str:
-    """What a parse depends on: the project's files, dbt's and the adapter's versions, its folder
-    (the parse records file paths) and the profile."""
+def _cache_dir(profile: str) -> Path | None:
+    """The shared cache entry of this project (its files, dbt's and the adapter's versions, its
+    folder: the parse records file paths) with this profile."""
     from importlib.metadata import version
 
-    return hashlib.sha256("\0".join([project_digest(), version("dbt-duckdb"), str(PROJECT_DIR),
-                                      profile]).encode()).hexdigest()[:32]
-
-
-def _cache_dir(profile: str) -> Path | None:
-    """The shared cache entry of this project with this profile."""
-    return None if PARSE_CACHE is None else PARSE_CACHE / _parse_key(profile)
+    if PARSE_CACHE is None:
+        return None
+    key = hashlib.sha256("\0".join([project_digest(), version("dbt-duckdb"), str(PROJECT_DIR),
+                                     profile]).encode())
+    return PARSE_CACHE / key.hexdigest()[:32]
 
 
 def _from_cache(entry: Path | None, name: str, dest: Path) -> bool:
@@ -161,32 +154,20 @@ def invoke(database: Path, work_dir: Path, run_date: date, args: list[str],
     # absolute: the invocation runs in the state's folder
     database, work_dir = Path(database).absolute(), Path(work_dir).absolute()
     work_dir.mkdir(parents=True, exist_ok=True)
-    profile = _profile(database, work_dir)
-    key = _parse_key(profile)
-    entry = None if PARSE_CACHE is None else PARSE_CACHE / key
+    entry = _cache_dir(_profile(database, work_dir))
     parse = work_dir / "target" / PARSE_FILE
     _from_cache(entry, PARSE_FILE, parse)
-    options = ["--project-dir", str(PROJECT_DIR), "--profiles-dir", str(work_dir),
-               "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs"),
-               # warnings and errors only in logs/dbt.log: at debug level dbt logs every statement
-               # of every model (≈ 10 % of a small night's dbt CPU, megabytes a night)
-               "--quiet", "--log-level-file", "warn"]
     SESSION_VARIABLES.clear()
     SESSION_VARIABLES.update(variables or {}, run_date=run_date)
     cwd = os.getcwd()
     try:
         os.chdir(database.parent)  # the profile's path and spill folder are relative to it
-        if key not in _MANIFESTS:
-            parsed = dbtRunner().invoke(["parse", "--no-write-json", *options])
-            if not parsed.success:
-                raise DbtFailed(f"dbt parse failed: {parsed.exception}")
-            _MANIFESTS[key] = parsed.result
-        manifest = _MANIFESTS[key]
-        for node in manifest.nodes.values():
-            # a compiled node keeps its ephemeral models' CTEs as injected: the next compile
-            # would leave them out (dbt's compiler skips a node marked so)
-            node.extra_ctes_injected, node.extra_ctes = False, []
-        res = dbtRunner(manifest=manifest).invoke([*args, *options])
+        res = dbtRunner().invoke([
+            *args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(work_dir),
+            "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs"),
+            # warnings and errors only in logs/dbt.log: at debug level dbt logs every statement
+            # of every model (≈ 10 % of a small night's dbt CPU, megabytes a night)
+            "--quiet", "--log-level-file", "warn"])
     finally:
         os.chdir(cwd)
         _close_connections()
